@@ -1,0 +1,69 @@
+"""Runs the ASGI app: uvicorn in-process for one worker, gunicorn with uvicorn workers for more."""
+from __future__ import annotations
+
+import logging
+
+from tmf_oss.config import Settings
+
+log = logging.getLogger("tmf_oss.server")
+
+
+def _start_dispatcher(settings: Settings):
+    from tmf_oss.events.dispatcher import run_in_thread
+    from tmf_oss.platform import Platform
+
+    platform = Platform(settings)
+    return run_in_thread(platform, interval=settings.dispatch_interval_seconds,
+                         timeout=settings.delivery_timeout_seconds)
+
+
+def run(settings: Settings) -> None:
+    if settings.workers <= 1:
+        import uvicorn
+
+        from tmf_oss.app import create_app
+
+        app = create_app(settings)
+        if settings.run_dispatcher:
+            _start_dispatcher(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                    access_log=False, lifespan="on")
+        return
+    _run_gunicorn(settings)
+
+
+def _run_gunicorn(settings: Settings) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class TmfOssServer(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.workers)
+            self.cfg.set("worker_class", "uvicorn.workers.UvicornWorker")
+            self.cfg.set("loglevel", settings.log_level)
+            self.cfg.set("graceful_timeout", 10)
+
+        def load(self):
+            from tmf_oss.app import create_app
+
+            return create_app(settings)
+
+    dispatcher = None
+    if settings.run_dispatcher:
+        # One dispatcher process beside the HTTP workers (spawned, not forked from a threaded parent).
+        import multiprocessing
+
+        dispatcher = multiprocessing.get_context("spawn").Process(
+            target=_dispatch_forever, args=(settings,), name="tmf-oss-dispatcher", daemon=True)
+        dispatcher.start()
+    try:
+        TmfOssServer().run()
+    finally:
+        if dispatcher is not None:
+            dispatcher.terminate()
+            dispatcher.join(timeout=10)
+
+
+def _dispatch_forever(settings: Settings) -> None:
+    thread, _stop = _start_dispatcher(settings)
+    thread.join()
