@@ -1,0 +1,317 @@
+"""Generic TMF collection operations (list, create, retrieve, patch, delete) over one entity table.
+
+A domain describes its entity once (an EntitySpec); this module does the rest the same way for every API:
+version mapping, polymorphism, filtering, paging, fields, PATCH, ETag/If-Match, counts and events.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tmf_oss.db.base import rfc3339, utcnow
+from tmf_oss.db.engine import Database
+from tmf_oss.events.model import CollectionCount
+from tmf_oss.events.outbox import emit, wake_up
+from tmf_oss.tmf.catalog import AttributeCatalog
+from tmf_oss.tmf.errors import TmfError, bad_request, not_found
+from tmf_oss.tmf.fields import Selection, select_fields
+from tmf_oss.tmf.patch import PatchError, apply_patch, media_kind
+from tmf_oss.tmf.polymorphism import TypeFamily
+from tmf_oss.tmf.query import Condition, parse_conditions
+from tmf_oss.tmf.sql_filter import FilterTarget, all_of, compile_conditions, compile_sort
+from tmf_oss.tmf.validation import SchemaValidator
+from tmf_oss.tmf.versions import VersionView
+
+IDENTITY = ("id", "href")
+
+
+@dataclass
+class EntitySpec:
+    name: str  # collection path segment and event payload key, e.g. "resource"
+    api: str  # e.g. "tmf639"
+    model: type  # ORM class with seq, id, type, base_type, version, created_at, updated_at, doc
+    family: TypeFamily
+    event_prefix: str  # "Resource" -> ResourceCreateEvent, ...
+    columns: dict[str, str] = field(default_factory=dict)  # TMF attribute -> typed ORM column kept in step with doc
+    state_fields: frozenset[str] = frozenset()
+    server_owned: frozenset[str] = frozenset()  # maintained by us: refused in PATCH, ignored on create
+    on_create: Callable[[dict], None] | None = None  # fill in server-owned members of a new entity
+    on_write: Callable[[Session, object, dict], None] | None = None  # e.g. keep link tables in step
+
+
+@dataclass
+class ServedVersion:
+    view: VersionView
+    base_path: str
+    catalog: AttributeCatalog
+    validator: SchemaValidator
+    requires_type: bool  # v5 makes @type mandatory in every representation
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    total: int
+
+
+class Collection:
+    def __init__(self, db: Database, spec: EntitySpec, versions: dict[str, ServedVersion],
+                 canonical_catalog: AttributeCatalog, *, default_limit: int = 100, max_limit: int = 1000):
+        self.db = db
+        self.spec = spec
+        self.versions = versions
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        model = spec.model
+        columns = {attr: getattr(model, column) for attr, column in spec.columns.items()}
+        columns["id"] = model.id
+        columns["@type"] = model.type
+        self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns)
+
+    # --- representation --------------------------------------------------------------------------------
+
+    def href(self, served: ServedVersion, base_url: str, ident: str) -> str:
+        return f"{base_url}{served.base_path}/{self.spec.name}/{ident}"
+
+    def render(self, served: ServedVersion, base_url: str, ident: str, doc: dict,
+               selection: Selection | None = None) -> dict:
+        shaped = served.view.from_canonical(dict(doc))
+        body = {"id": ident, "href": self.href(served, base_url, ident)}
+        body.update(shaped)
+        if selection is None:
+            return body
+        return select_fields(body, selection, ("@type",) if served.requires_type else ())
+
+    def served(self, version: str) -> ServedVersion:
+        return self.versions[version]
+
+    # --- list ------------------------------------------------------------------------------------------
+
+    def conditions(self, served: ServedVersion, pairs: Iterable[tuple[str, str]]) -> list[Condition]:
+        parsed = parse_conditions(pairs)
+        for condition in parsed:
+            if served.catalog.lookup(condition.path) is None:
+                raise bad_request(f"Unknown attribute '{condition.dotted}'", reason="Invalid filter")
+        return [served.view.canonical_condition(condition) for condition in parsed]
+
+    def list(self, version: str, pairs: Sequence[tuple[str, str]], *, base_url: str, offset: int | None,
+             limit: int | None, sort: str | None, selection: Selection | None) -> Page:
+        served = self.served(version)
+        offset, limit = self._paging(offset, limit)
+        where = all_of(compile_conditions(self.conditions(served, pairs), self.target))
+        order = compile_sort(self._canonical_sort(served, sort), self.target)
+        model = self.spec.model
+        statement = select(model.id, model.doc)
+        if where is not None:
+            statement = statement.where(where)
+        statement = statement.order_by(*order, model.seq).offset(offset).limit(limit)
+        with self.db.reading() as session:
+            rows = session.execute(statement).all()
+            total = self._total(session, where, offset, limit, len(rows))
+        items = [self.render(served, base_url, ident, doc, selection) for ident, doc in rows]
+        return Page(items, total)
+
+    def _paging(self, offset: int | None, limit: int | None) -> tuple[int, int]:
+        offset = 0 if offset is None else offset
+        limit = self.default_limit if limit is None else limit
+        if offset < 0:
+            raise bad_request("offset must be zero or more", reason="Invalid paging")
+        if limit < 0:
+            raise bad_request("limit must be zero or more", reason="Invalid paging")
+        return offset, min(limit, self.max_limit)
+
+    def _canonical_sort(self, served: ServedVersion, sort: str | None) -> str | None:
+        if not sort:
+            return sort
+        keys = []
+        for key in sort.split(","):
+            key = key.strip()
+            if not key:
+                continue
+            sign = "-" if key.startswith("-") else ""
+            path = tuple(key.lstrip("+-").split("."))
+            if served.catalog.lookup(path) is None:
+                raise bad_request(f"Unknown attribute '{'.'.join(path)}'", reason="Invalid sort")
+            canonical = served.view.canonical_condition(Condition(path, "eq", ())).path
+            keys.append(sign + ".".join(canonical))
+        return ",".join(keys)
+
+    def _total(self, session: Session, where, offset: int, limit: int, returned: int) -> int:
+        if limit and (0 < returned < limit or (returned == 0 and offset == 0)):
+            return offset + returned  # the page ends before the limit: the total is known without counting
+        if where is None:
+            total = session.execute(
+                select(CollectionCount.total).where(CollectionCount.name == self.spec.name)
+            ).scalar_one_or_none()
+            if total is not None:
+                return total
+        statement = select(func.count()).select_from(self.spec.model)
+        if where is not None:
+            statement = statement.where(where)
+        return session.execute(statement).scalar_one()
+
+    # --- retrieve --------------------------------------------------------------------------------------
+
+    def retrieve(self, version: str, ident: str, *, base_url: str,
+                 selection: Selection | None) -> tuple[dict, str]:
+        served = self.served(version)
+        model = self.spec.model
+        with self.db.reading() as session:
+            row = session.execute(select(model.doc, model.version).where(model.id == ident)).first()
+        if row is None:
+            raise not_found(self.spec.name, ident)
+        return self.render(served, base_url, ident, row.doc, selection), etag(row.version)
+
+    # --- create ----------------------------------------------------------------------------------------
+
+    def create(self, version: str, payload: dict, *, base_url: str, correlation_id: str | None,
+               selection: Selection | None = None) -> tuple[dict, str]:
+        served = self.served(version)
+        payload = dict(payload)
+        payload.pop("href", None)
+        ident = str(payload.pop("id", None) or uuid.uuid4())
+        canonical = self._canonical(served, payload)
+        for name in self.spec.server_owned:
+            canonical.pop(name, None)
+        if self.spec.on_create:
+            self.spec.on_create(canonical)
+        model = self.spec.model
+        try:
+            with self.db.transaction() as session:
+                row = model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical))
+                session.add(row)
+                session.flush()
+                if self.spec.on_write:
+                    self.spec.on_write(session, row, canonical)
+                self._count(session, +1)
+                self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
+        except IntegrityError:
+            raise TmfError(409, "Conflict", f"a {self.spec.name} with id '{ident}' already exists") from None
+        wake_up.notify()
+        return self.render(served, base_url, ident, canonical, selection), etag(1)
+
+    def _canonical(self, served: ServedVersion, payload: dict) -> dict:
+        canonical = served.view.to_canonical(payload)
+        self.spec.family.settle(canonical)
+        return canonical
+
+    def _typed_columns(self, canonical: dict) -> dict:
+        values = {column: _scalar(canonical.get(attr)) for attr, column in self.spec.columns.items()}
+        values["type"] = canonical["@type"]
+        values["base_type"] = canonical.get("@baseType")
+        return values
+
+    def _count(self, session: Session, delta: int) -> None:
+        updated = session.execute(
+            update(CollectionCount).where(CollectionCount.name == self.spec.name)
+            .values(total=CollectionCount.total + delta)
+        ).rowcount
+        if not updated:
+            session.add(CollectionCount(name=self.spec.name, total=max(delta, 0)))
+
+    def _emit(self, session: Session, suffix: str, ident: str, canonical: dict, base_url: str,
+              correlation_id: str | None) -> None:
+        emit(session, api=self.spec.api, event_type=self.spec.event_prefix + suffix, entity_name=self.spec.name,
+             entity={"id": ident, **canonical}, base_url=base_url, correlation_id=correlation_id)
+
+    # --- patch -----------------------------------------------------------------------------------------
+
+    def patch(self, version: str, ident: str, body, *, content_type: str | None, if_match: str | None,
+              base_url: str, correlation_id: str | None, selection: Selection | None = None) -> tuple[dict, str]:
+        served = self.served(version)
+        try:
+            kind = media_kind(content_type)
+        except PatchError as exc:
+            raise TmfError(exc.status, "Unsupported patch", exc.message) from None
+        model = self.spec.model
+        with self.db.transaction() as session:
+            statement = select(model).where(model.id == ident)
+            if self.db.dialect == "postgresql":
+                statement = statement.with_for_update()
+            row = session.execute(statement).scalar_one_or_none()
+            if row is None:
+                raise not_found(self.spec.name, ident)
+            check_if_match(if_match, row.version)
+            current = self.render(served, base_url, ident, row.doc)
+            try:
+                patched = apply_patch(current, body, kind, immutable=frozenset(IDENTITY),
+                                      server_owned=self.spec.server_owned)
+            except PatchError as exc:
+                raise TmfError(exc.status, "Invalid patch", exc.message) from None
+            patched.pop("id", None)
+            patched.pop("href", None)
+            if served.requires_type and "@type" not in patched:
+                raise bad_request("'@type' cannot be removed", reason="Invalid patch")
+            canonical = self._canonical(served, patched)
+            for name in self.spec.server_owned:
+                if name in row.doc:
+                    canonical[name] = row.doc[name]
+            standard_class = self.spec.family.settle(canonical)
+            served.validator.check(self.render(served, base_url, ident, canonical), standard_class)
+            changed = {name for name in set(row.doc) | set(canonical) if row.doc.get(name) != canonical.get(name)}
+            if not changed:
+                return self.render(served, base_url, ident, row.doc, selection), etag(row.version)
+            previous_version = row.version
+            values = self._typed_columns(canonical)
+            values.update(doc=canonical, version=previous_version + 1, updated_at=utcnow())
+            result = session.execute(
+                update(model).where(model.seq == row.seq, model.version == previous_version).values(**values)
+            )
+            if result.rowcount != 1:
+                raise TmfError(409, "Conflict", f"{self.spec.name} '{ident}' was changed concurrently; retry")
+            if self.spec.on_write:
+                self.spec.on_write(session, row, canonical)
+            if changed - self.spec.state_fields:
+                self._emit(session, "AttributeValueChangeEvent", ident, canonical, base_url, correlation_id)
+            if changed & self.spec.state_fields:
+                self._emit(session, "StateChangeEvent", ident, canonical, base_url, correlation_id)
+        wake_up.notify()
+        return self.render(served, base_url, ident, canonical, selection), etag(previous_version + 1)
+
+    # --- delete ----------------------------------------------------------------------------------------
+
+    def delete(self, version: str, ident: str, *, if_match: str | None, base_url: str,
+               correlation_id: str | None) -> None:
+        model = self.spec.model
+        with self.db.transaction() as session:
+            statement = select(model).where(model.id == ident)
+            if self.db.dialect == "postgresql":
+                statement = statement.with_for_update()
+            row = session.execute(statement).scalar_one_or_none()
+            if row is None:
+                raise not_found(self.spec.name, ident)
+            check_if_match(if_match, row.version)
+            doc = row.doc
+            session.delete(row)
+            self._count(session, -1)
+            self._emit(session, "DeleteEvent", ident, doc, base_url, correlation_id)
+        wake_up.notify()
+
+
+def _scalar(value):
+    return value if isinstance(value, (str, int, float)) or value is None else str(value)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """RFC 9110 If-Match: '*' or a list of entity tags, one of which must be the current one."""
+    if if_match is None:
+        return
+    tags = [tag.strip() for tag in if_match.split(",")]
+    current = etag(version)
+    if "*" in tags or any(tag.removeprefix("W/") == current for tag in tags):
+        return
+    raise TmfError(412, "Precondition failed", f"If-Match {if_match} does not match the current ETag {current}",
+                   headers={"ETag": current})
+
+
+def now_text() -> str:
+    return rfc3339(utcnow())

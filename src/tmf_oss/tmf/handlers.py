@@ -1,0 +1,77 @@
+"""Connexion handlers for a collection, one set per served API version, named by the standard's operationIds."""
+from __future__ import annotations
+
+from connexion import request
+
+from tmf_oss.config import Settings
+from tmf_oss.tmf.collection import Collection
+from tmf_oss.tmf.errors import bad_request
+from tmf_oss.tmf.fields import parse_fields
+from tmf_oss.tmf.http import correlation_id, empty_response, json_response, public_base_url
+
+
+class CollectionHandlers:
+    """list/create/retrieve/patch/delete for one collection in one API version."""
+
+    def __init__(self, collection: Collection, version: str, settings: Settings):
+        self.collection = collection
+        self.version = version
+        self.settings = settings
+        served = collection.served(version)
+        self._catalog = served.catalog
+        self._always = ("id", "href", "@type") if served.requires_type else ("id", "href")
+
+    def base_url(self) -> str:
+        return public_base_url(request, self.settings.public_base_url, self.settings.trust_forwarded_headers)
+
+    def selection(self, fields: str | None):
+        return parse_fields(fields, self._catalog, self._always)
+
+    def operations(self, entity: str) -> dict:
+        """operationId -> handler, e.g. {'listResource': ..., 'createResource': ...}."""
+        return {
+            f"list{entity}": self.list,
+            f"create{entity}": self.create,
+            f"retrieve{entity}": self.retrieve,
+            f"patch{entity}": self.patch,
+            f"delete{entity}": self.delete,
+        }
+
+    async def list(self, fields: str | None = None, offset: int | None = None, limit: int | None = None,
+                   sort: str | None = None, filter: str | None = None, before: str | None = None,
+                   after: str | None = None):
+        if filter is not None:
+            raise bad_request("JSONPath 'filter' is not supported; use attribute filtering (?name=value)",
+                              reason="Unsupported query")
+        if before is not None or after is not None:
+            raise bad_request("cursor paging ('before'/'after') is not supported; use offset and limit",
+                              reason="Unsupported query")
+        page = self.collection.list(
+            self.version, request.query_params.multi_items(), base_url=self.base_url(), offset=offset,
+            limit=limit, sort=sort, selection=self.selection(fields))
+        headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(page.items))}
+        return json_response(page.items, 200, headers)
+
+    async def create(self, body: dict, fields: str | None = None):
+        selection = self.selection(fields)
+        rendered, tag = self.collection.create(
+            self.version, body, base_url=self.base_url(), correlation_id=correlation_id(request),
+            selection=selection)
+        return json_response(rendered, 201, {"Location": rendered["href"], "ETag": tag})
+
+    async def retrieve(self, id: str, fields: str | None = None):
+        rendered, tag = self.collection.retrieve(self.version, id, base_url=self.base_url(),
+                                                 selection=self.selection(fields))
+        return json_response(rendered, 200, {"ETag": tag})
+
+    async def patch(self, id: str, body, fields: str | None = None):
+        rendered, tag = self.collection.patch(
+            self.version, id, body, content_type=request.headers.get("content-type"),
+            if_match=request.headers.get("if-match"), base_url=self.base_url(),
+            correlation_id=correlation_id(request), selection=self.selection(fields))
+        return json_response(rendered, 200, {"ETag": tag})
+
+    async def delete(self, id: str):
+        self.collection.delete(self.version, id, if_match=request.headers.get("if-match"),
+                               base_url=self.base_url(), correlation_id=correlation_id(request))
+        return empty_response(204)
