@@ -1,0 +1,106 @@
+"""Builds the connexion application: one add_api per served spec document, handlers found by operationId."""
+from __future__ import annotations
+
+import copy
+import logging
+from contextlib import asynccontextmanager
+
+import connexion
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionResponse
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+from tmf_oss.config import Settings
+from tmf_oss.events.hub_api import HubHandlers
+from tmf_oss.events.subscriptions import Subscriptions
+from tmf_oss.platform import SPECS_DIR, Platform
+from tmf_oss.tmf.errors import ERROR_MEDIA_TYPE, TmfError, error_document
+from tmf_oss.tmf.handlers import CollectionHandlers
+
+import orjson
+
+log = logging.getLogger("tmf_oss.app")
+
+
+def _error(status: int, reason: str, message: str | None, code: str | None = None,
+           headers: dict | None = None) -> ConnexionResponse:
+    body = orjson.dumps(error_document(status, reason, message, code))
+    return ConnexionResponse(status_code=status, mimetype=ERROR_MEDIA_TYPE, body=body, headers=headers or {})
+
+
+def _on_tmf_error(_request, exc: TmfError):
+    return _error(exc.status, exc.reason, exc.message, exc.code, exc.headers)
+
+
+def _on_problem(_request, exc: ProblemException):
+    return _error(exc.status, exc.title or "Invalid request", exc.detail, None, exc.headers)
+
+
+def _on_http_exception(_request, exc: HTTPException):
+    reasons = {404: "Not found", 405: "Method not allowed"}
+    message = {404: "no such path on this server", 405: "this path does not support that method"}
+    status = exc.status_code
+    detail = exc.detail if exc.detail and exc.detail not in ("Not Found", "Method Not Allowed") else None
+    return _error(status, reasons.get(status, "Request failed"), detail or message.get(status), None, exc.headers)
+
+
+def _on_unexpected(_request, exc: Exception):
+    log.error("unhandled error: %r", exc, exc_info=exc)
+    return _error(500, "Internal error", "the server failed to handle the request; see its log")
+
+
+async def _listener_not_served(**_kwargs):
+    # The listener operations describe the client's endpoint, where we deliver events; we do not consume them.
+    raise TmfError(501, "Not implemented", "listener operations are implemented by event consumers, not by this server")
+
+
+def _resolver(operations: dict) -> Resolver:
+    def find(operation_id: str):
+        if operation_id in operations:
+            return operations[operation_id]
+        if operation_id.startswith("listenTo") or operation_id.endswith("Event"):
+            return _listener_not_served
+        raise KeyError(f"no handler for operationId {operation_id}")
+
+    return Resolver(function_resolver=find)
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> connexion.AsyncApp:
+    settings = settings or Settings.from_env()
+    platform = platform or Platform(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        platform.close()
+
+    app = connexion.AsyncApp(
+        "tmf_oss", specification_dir=str(SPECS_DIR), lifespan=lifespan,
+        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=settings.swagger_ui),
+    )
+    subscriptions = Subscriptions(platform.db, allow_private=settings.allow_private_callbacks)
+    for api in platform.apis:
+        for version in api.versions:
+            operations: dict = {}
+            for entity in api.entities:
+                collection = platform.collection(api.api, entity.spec.name)
+                operations.update(CollectionHandlers(collection, version.version, settings)
+                                  .operations(entity.operation_name))
+            operations.update(HubHandlers(subscriptions, api.api, version.version, version.base_path, settings)
+                              .operations())
+            app.add_api(
+                copy.deepcopy(platform.specs[(api.api, version.version)]),
+                base_path=version.base_path,
+                name=f"{api.api}-{version.version}",
+                resolver=_resolver(operations),
+                validate_responses=settings.validate_responses,
+                strict_validation=False,
+                pythonic_params=False,
+            )
+    app.add_error_handler(TmfError, _on_tmf_error)
+    app.add_error_handler(ProblemException, _on_problem)
+    app.add_error_handler(HTTPException, _on_http_exception)
+    app.add_error_handler(Exception, _on_unexpected)
+    app.platform = platform  # type: ignore[attr-defined]
+    return app

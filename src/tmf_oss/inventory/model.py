@@ -1,0 +1,53 @@
+"""TMF639 tables: resources and the topology links between them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tmf_oss.db.base import Base, JsonDocument, SurrogateKey, UtcDateTime, utcnow
+
+
+class ResourceRow(Base):
+    """One inventory resource. Typed columns hold what people filter and sort on; `doc` holds the rest of
+    the canonical (v5-shaped) representation, without id/href which are derived."""
+
+    __tablename__ = "resource"
+
+    seq: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(128), unique=True)
+    type: Mapped[str] = mapped_column("at_type", String(128), index=True)
+    base_type: Mapped[str | None] = mapped_column("at_base_type", String(128))
+    name: Mapped[str | None] = mapped_column(String(512), index=True)
+    category: Mapped[str | None] = mapped_column(String(256), index=True)
+    administrative_state: Mapped[str | None] = mapped_column(String(32), index=True)
+    operational_state: Mapped[str | None] = mapped_column(String(32), index=True)
+    usage_state: Mapped[str | None] = mapped_column(String(32), index=True)
+    lifecycle_state: Mapped[str | None] = mapped_column(String(32), index=True)
+    resource_status: Mapped[str | None] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    doc: Mapped[dict] = mapped_column(JsonDocument)
+
+    __table_args__ = (
+        Index(
+            "ix_resource_doc_gin",
+            "doc",
+            postgresql_using="gin",
+            postgresql_ops={"doc": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+
+class ResourceLinkRow(Base):
+    """A resourceRelationship entry as a real edge, so topology can be walked in SQL."""
+
+    __tablename__ = "resource_link"
+
+    seq: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    source_seq: Mapped[int] = mapped_column(ForeignKey("resource.seq", ondelete="CASCADE"), index=True)
+    target_id: Mapped[str] = mapped_column(String(128), index=True)
+    relationship_type: Mapped[str] = mapped_column(String(64), index=True, server_default=text("''"))
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,114 @@
+"""Everything a process needs, built once from settings: database, API definitions and their collections.
+
+Both the HTTP app and the background worker build one, so events are rendered exactly as the API renders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+from tmf_oss.config import Settings
+from tmf_oss.db.engine import Database
+from tmf_oss.tmf.catalog import AttributeCatalog
+from tmf_oss.tmf.query import Condition
+from tmf_oss.tmf.collection import Collection, EntitySpec, ServedVersion
+from tmf_oss.tmf.validation import SchemaValidator
+from tmf_oss.tmf.versions import VersionView
+
+SPECS_DIR = Path(__file__).resolve().parent / "specs"
+
+
+@dataclass(frozen=True)
+class VersionDefinition:
+    version: str  # "v4" | "v5"
+    base_path: str
+    spec_file: str  # relative to specs/
+    requires_type: bool
+
+
+@dataclass(frozen=True)
+class EntityDefinition:
+    spec: EntitySpec
+    operation_name: str  # "Resource" as in listResource
+    views: dict[str, VersionView]
+    schemas: tuple[str, ...]  # schema names of the family, for the attribute catalogue
+    canonical_version: str = "v5"
+
+
+@dataclass(frozen=True)
+class ApiDefinition:
+    api: str  # "tmf639"
+    title: str
+    versions: tuple[VersionDefinition, ...]
+    entities: tuple[EntityDefinition, ...] = field(default_factory=tuple)
+
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses our large documents ~10x faster
+
+
+def load_spec(spec_file: str) -> dict:
+    with open(SPECS_DIR / spec_file, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_YamlLoader)
+
+
+def all_apis() -> list[ApiDefinition]:
+    from tmf_oss.inventory.api import INVENTORY_API
+
+    return [INVENTORY_API]
+
+
+class Platform:
+    def __init__(self, settings: Settings, apis: list[ApiDefinition] | None = None):
+        self.settings = settings
+        self.apis = apis if apis is not None else all_apis()
+        self.db = Database(settings.database_url)
+        self.specs = {(api.api, v.version): load_spec(v.spec_file) for api in self.apis for v in api.versions}
+        self.collections: dict[tuple[str, str], Collection] = {}
+        for api in self.apis:
+            for entity in api.entities:
+                self.collections[(api.api, entity.spec.name)] = self._collection(api, entity)
+
+    def _collection(self, api: ApiDefinition, entity: EntityDefinition) -> Collection:
+        served = {}
+        catalogs = {}
+        for version in api.versions:
+            spec = self.specs[(api.api, version.version)]
+            catalog = AttributeCatalog.from_openapi(spec, entity.schemas)
+            catalogs[version.version] = catalog
+            served[version.version] = ServedVersion(
+                view=entity.views[version.version], base_path=version.base_path, catalog=catalog,
+                validator=SchemaValidator(spec), requires_type=version.requires_type)
+        canonical = merge_catalogs(catalogs, entity.canonical_version, entity.views)
+        return Collection(self.db, entity.spec, served, canonical,
+                          default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size)
+
+    def collection(self, api: str, entity: str) -> Collection:
+        return self.collections[(api, entity)]
+
+    @cached_property
+    def versions_by_api(self) -> dict[str, dict[str, VersionDefinition]]:
+        return {api.api: {v.version: v for v in api.versions} for api in self.apis}
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def merge_catalogs(catalogs: dict[str, AttributeCatalog], canonical_version: str,
+                   views: dict[str, VersionView]) -> AttributeCatalog:
+    """The canonical catalogue: the canonical version's attributes, plus attributes only older versions have
+    (stored as they are, e.g. v4 resourceStatus) under their canonical path."""
+    if canonical_version not in catalogs:
+        canonical_version = next(iter(catalogs))
+    entries = dict(catalogs[canonical_version]._entries)
+    for version, catalog in catalogs.items():
+        if version == canonical_version:
+            continue
+        view = views[version]
+        for path, info in catalog._entries.items():
+            canonical_path = view.canonical_condition(Condition(path, "eq", ())).path
+            if canonical_path not in entries and entries.get(canonical_path[:1]) is None:
+                entries[canonical_path] = info
+    return AttributeCatalog(entries)
