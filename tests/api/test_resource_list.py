@@ -1,0 +1,140 @@
+"""Listing: filters (typed columns and nested JSON), operators, OR, unknown attributes, sort, paging, fields."""
+from __future__ import annotations
+
+import pytest
+
+from tests.api.helpers import V4, V5, assert_tmf_error
+
+
+def seed(client):
+    resources = [
+        {"@type": "PhysicalResource", "name": "r1", "operationalState": "enabled", "administrativeState": "unlocked",
+         "startOperatingDate": "2025-01-01T00:00:00Z", "powerConsumingLevel": 10,
+         "resourceCharacteristic": [{"@type": "StringCharacteristic", "name": "vlan", "value": "100"}],
+         "relatedParty": [{"@type": "RelatedPartyRefOrPartyRoleRef", "role": "owner",
+                           "partyOrPartyRole": {"@type": "PartyRef", "id": "acme"}}],
+         "note": [{"@type": "Note", "text": "primary", "author": "ops"}]},
+        {"@type": "PhysicalResource", "name": "r2", "operationalState": "disabled", "administrativeState": "locked",
+         "startOperatingDate": "2025-06-01T12:00:00+02:00", "powerConsumingLevel": 80,
+         "resourceCharacteristic": [{"@type": "StringCharacteristic", "name": "vlan", "value": "200"},
+                                    {"@type": "IntegerCharacteristic", "name": "mtu", "value": 1500}]},
+        {"@type": "LogicalResource", "name": "if-1/0/1", "operationalState": "enabled", "value": "ge-1/0/1",
+         "startOperatingDate": "2026-01-01T00:00:00.500Z",
+         "resourceCharacteristic": [{"@type": "IntegerCharacteristic", "name": "mtu", "value": 9000}],
+         "relatedParty": [{"@type": "RelatedPartyRefOrPartyRoleRef", "role": "user",
+                           "partyOrPartyRole": {"@type": "PartyRef", "id": "globex"}}]},
+        {"@type": "SoftwareResource", "name": "os-7", "isDistributedCurrent": True},
+    ]
+    return [client.post(f"{V5}/resource", json=r).json() for r in resources]
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return sorted(item["name"] for item in response.json())
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("name=r1", ["r1"]),
+    ("name=r1,r2", ["r1", "r2"]),
+    ("name=r1;r2", ["r1", "r2"]),
+    ("name=r1&name=os-7", ["os-7", "r1"]),
+    ("@type=LogicalResource", ["if-1/0/1"]),
+    ("operationalState=enabled", ["if-1/0/1", "r1"]),
+    ("operationalState=enabled&@type=PhysicalResource", ["r1"]),
+    ("operationalState.ne=enabled", ["os-7", "r2"]),
+    ("resourceCharacteristic.name=vlan", ["r1", "r2"]),
+    ("resourceCharacteristic.name=mtu", ["if-1/0/1", "r2"]),
+    ("resourceCharacteristic.value=200", ["r2"]),
+    ("resourceCharacteristic.value=9000", ["if-1/0/1"]),
+    ("relatedParty.partyOrPartyRole.id=acme", ["r1"]),
+    ("relatedParty.role=user", ["if-1/0/1"]),
+    ("note.author=ops", ["r1"]),
+    ("powerConsumingLevel.gt=50", ["r2"]),
+    ("powerConsumingLevel.lte=10", ["r1"]),
+    ("powerConsumingLevel>=10", ["r1", "r2"]),
+    ("startOperatingDate.gt=2025-06-01T09:00:00Z", ["if-1/0/1", "r2"]),  # r2 is 10:00Z
+    ("startOperatingDate.gt=2025-06-01T10:00:00Z", ["if-1/0/1"]),
+    ("startOperatingDate.lt=2026-01-01T00:00:00.100Z", ["r1", "r2"]),
+    ("startOperatingDate.gte=2026-01-01T00:00:00.500Z", ["if-1/0/1"]),
+    ("name.regex=^r[0-9]$", ["r1", "r2"]),
+    ("note.text.regex=^pri", ["r1"]),
+    ("isDistributedCurrent=true", ["os-7"]),
+    ("value=ge-1/0/1", ["if-1/0/1"]),
+    ("name=nobody", []),
+])
+def test_filters(client, query, expected):
+    seed(client)
+    assert names(client.get(f"{V5}/resource?{query}")) == expected
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("operationalState=enable", ["if-1/0/1", "r1"]),
+    ("administrativeState=locked", ["r2"]),
+    ("relatedParty.id=globex", ["if-1/0/1"]),
+    ("resourceCharacteristic.name=vlan&operationalState=disable", ["r2"]),
+])
+def test_v4_filters_speak_v4(client, query, expected):
+    seed(client)
+    assert names(client.get(f"{V4}/resource?{query}")) == expected
+
+
+@pytest.mark.parametrize("query", [
+    "bogus=1", "resourceCharacteristic.bogus=1", "powerConsumingLevel.gt=many", "startOperatingDate.gt=yesterday",
+    "name.regex=([", "relatedParty=acme", "isDistributedCurrent=maybe",
+])
+def test_bad_filters_are_400(client, query):
+    seed(client)
+    assert_tmf_error(client.get(f"{V5}/resource?{query}"), 400)
+
+
+def test_v4_only_and_v5_only_attributes(client):
+    seed(client)
+    assert client.get(f"{V4}/resource?resourceStatus=available").status_code == 200
+    assert_tmf_error(client.get(f"{V5}/resource?resourceStatus=available"), 400)
+    assert_tmf_error(client.get(f"{V4}/resource?lifecycleState=planned"), 400)
+
+
+def test_paging_and_counts(client):
+    seed(client)
+    page = client.get(f"{V5}/resource?limit=2&offset=1&sort=name")
+    assert page.status_code == 200
+    assert page.headers["x-total-count"] == "4"
+    assert page.headers["x-result-count"] == "2"
+    assert [r["name"] for r in page.json()] == ["os-7", "r1"]
+    filtered = client.get(f"{V5}/resource?operationalState=enabled&limit=1")
+    assert filtered.headers["x-total-count"] == "2"
+    assert filtered.headers["x-result-count"] == "1"
+    beyond = client.get(f"{V5}/resource?offset=10")
+    assert beyond.json() == [] and beyond.headers["x-total-count"] == "4"
+    only_count = client.get(f"{V5}/resource?limit=0")
+    assert only_count.json() == [] and only_count.headers["x-total-count"] == "4"
+    assert_tmf_error(client.get(f"{V5}/resource?offset=-1"), 400)
+    assert_tmf_error(client.get(f"{V5}/resource?limit=abc"), 400)
+
+
+def test_counts_follow_creates_and_deletes(client):
+    created = seed(client)
+    client.delete(f"{V5}/resource/{created[0]['id']}")
+    response = client.get(f"{V5}/resource?limit=1")
+    assert response.headers["x-total-count"] == "3"
+
+
+def test_sort(client):
+    seed(client)
+    assert [r["name"] for r in client.get(f"{V5}/resource?sort=-name").json()] == ["r2", "r1", "os-7", "if-1/0/1"]
+    by_level = client.get(f"{V5}/resource?sort=-powerConsumingLevel&powerConsumingLevel.gt=0").json()
+    assert [r["name"] for r in by_level] == ["r2", "r1"]
+    assert_tmf_error(client.get(f"{V5}/resource?sort=bogus"), 400)
+    assert_tmf_error(client.get(f"{V5}/resource?sort=resourceCharacteristic.name"), 400)
+
+
+def test_fields_on_list(client):
+    seed(client)
+    items = client.get(f"{V5}/resource?fields=name&name=r1").json()
+    assert set(items[0]) == {"id", "href", "@type", "name"}
+    v4_items = client.get(f"{V4}/resource?fields=name&name=r1").json()
+    assert set(v4_items[0]) == {"id", "href", "name"}
+
+
+def test_unsupported_query_features_say_so(client):
+    assert_tmf_error(client.get(f"{V5}/resource?filter=note[?(@.author=='ops')]"), 400)
