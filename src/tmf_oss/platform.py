@@ -80,7 +80,8 @@ class Platform:
             catalogs[version.version] = catalog
             served[version.version] = ServedVersion(
                 view=entity.views[version.version], base_path=version.base_path, catalog=catalog,
-                validator=SchemaValidator(spec), requires_type=version.requires_type)
+                validator=SchemaValidator(spec), requires_type=version.requires_type,
+                list_parameters=declared_query_parameters(spec, f"/{entity.spec.name}", "get"))
         canonical = merge_catalogs(catalogs, entity.canonical_version, entity.views)
         return Collection(self.db, entity.spec, served, canonical,
                           default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size)
@@ -94,6 +95,18 @@ class Platform:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def declared_query_parameters(spec: dict, path: str, method: str) -> frozenset[str]:
+    operation = spec.get("paths", {}).get(path, {}).get(method, {})
+    parameters = spec.get("paths", {}).get(path, {}).get("parameters", []) + operation.get("parameters", [])
+    names = set()
+    for parameter in parameters:
+        if "$ref" in parameter:
+            parameter = spec["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[-1]]
+        if parameter.get("in") == "query":
+            names.add(parameter["name"])
+    return frozenset(names)
 
 
 def merge_catalogs(catalogs: dict[str, AttributeCatalog], canonical_version: str,

@@ -136,5 +136,40 @@ def test_fields_on_list(client):
     assert set(v4_items[0]) == {"id", "href", "name"}
 
 
-def test_unsupported_query_features_say_so(client):
-    assert_tmf_error(client.get(f"{V5}/resource?filter=note[?(@.author=='ops')]"), 400)
+@pytest.mark.parametrize("expression, expected", [
+    ("note[?(@.author=='ops')]", ["r1"]),
+    ("$.note[?(@.author=='ops' && @.text=='primary')]", ["r1"]),
+    ("note[?(@.author=='ops' && @.text=='other')]", []),
+    # both conditions on the SAME characteristic: r2 has vlan and a 1500 mtu, but no vlan of 1500
+    ("resourceCharacteristic[?(@.name=='vlan' && @.value=='200')]", ["r2"]),
+    ("resourceCharacteristic[?(@.name=='vlan' && @.value=='1500')]", []),
+    ("resourceCharacteristic[?(@.name=='mtu')]", ["if-1/0/1", "r2"]),
+    ('relatedParty[?(@.partyOrPartyRole.id=="globex")]', ["if-1/0/1"]),
+    ("relatedParty[?(@.role)]", ["if-1/0/1", "r1"]),
+    ("resourceCharacteristic[?(@.name!='vlan')]", ["if-1/0/1", "r2"]),
+])
+def test_jsonpath_filter(client, expression, expected):
+    seed(client)
+    from urllib.parse import quote
+
+    assert names(client.get(f"{V5}/resource?filter={quote(expression)}")) == expected
+
+
+@pytest.mark.parametrize("expression", [
+    "note[?(@.author=='ops' || @.author=='x')]", "note", "note[0]", "bogus[?(@.a=='b')]", "note[?(@.bogus=='x')]",
+    "name[?(@.x=='y')]",
+])
+def test_jsonpath_filter_outside_the_subset_is_400(client, expression):
+    from urllib.parse import quote
+
+    body = assert_tmf_error(client.get(f"{V5}/resource?filter={quote(expression)}"), 400)
+    assert body["message"]
+
+
+def test_v4_has_no_jsonpath_filter(client):
+    assert_tmf_error(client.get(f"{V4}/resource?filter=note[?(@.author=='ops')]"), 400)
+
+
+def test_cursor_paging_is_refused_with_a_reason(client):
+    body = assert_tmf_error(client.get(f"{V5}/resource?after=abc"), 400)
+    assert "offset" in body["message"]

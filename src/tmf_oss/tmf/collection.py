@@ -19,10 +19,11 @@ from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
 from tmf_oss.tmf.errors import TmfError, bad_request, not_found
+from tmf_oss.tmf.jsonpath_filter import compile_filter
 from tmf_oss.tmf.fields import Selection, select_fields
 from tmf_oss.tmf.patch import PatchError, apply_patch, media_kind
 from tmf_oss.tmf.polymorphism import TypeFamily
-from tmf_oss.tmf.query import Condition, parse_conditions
+from tmf_oss.tmf.query import RESERVED, Condition, parse_conditions
 from tmf_oss.tmf.sql_filter import FilterTarget, all_of, compile_conditions, compile_sort
 from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
@@ -51,6 +52,7 @@ class ServedVersion:
     catalog: AttributeCatalog
     validator: SchemaValidator
     requires_type: bool  # v5 makes @type mandatory in every representation
+    list_parameters: frozenset[str] = frozenset()  # query parameters the list operation declares
 
 
 @dataclass
@@ -96,17 +98,23 @@ class Collection:
     # --- list ------------------------------------------------------------------------------------------
 
     def conditions(self, served: ServedVersion, pairs: Iterable[tuple[str, str]]) -> list[Condition]:
-        parsed = parse_conditions(pairs)
+        # Only what this version declares is a parameter; anything else is an attribute filter (v4 has no
+        # `filter=`, so there it is an unknown attribute, not silently ignored).
+        parsed = parse_conditions(pairs, served.list_parameters or RESERVED)
         for condition in parsed:
             if served.catalog.lookup(condition.path) is None:
                 raise bad_request(f"Unknown attribute '{condition.dotted}'", reason="Invalid filter")
         return [served.view.canonical_condition(condition) for condition in parsed]
 
     def list(self, version: str, pairs: Sequence[tuple[str, str]], *, base_url: str, offset: int | None,
-             limit: int | None, sort: str | None, selection: Selection | None) -> Page:
+             limit: int | None, sort: str | None, selection: Selection | None,
+             jsonpath_filter: str | None = None) -> Page:
         served = self.served(version)
         offset, limit = self._paging(offset, limit)
-        where = all_of(compile_conditions(self.conditions(served, pairs), self.target))
+        clauses = compile_conditions(self.conditions(served, pairs), self.target)
+        if jsonpath_filter is not None:
+            clauses.append(compile_filter(jsonpath_filter, self.target))
+        where = all_of(clauses)
         order = compile_sort(self._canonical_sort(served, sort), self.target)
         model = self.spec.model
         # Unfiltered pages read the kept count in the same statement: one round trip.

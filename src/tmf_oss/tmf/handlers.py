@@ -40,15 +40,12 @@ class CollectionHandlers:
     async def list(self, fields: str | None = None, offset: int | None = None, limit: int | None = None,
                    sort: str | None = None, filter: str | None = None, before: str | None = None,
                    after: str | None = None):
-        if filter is not None:
-            raise bad_request("JSONPath 'filter' is not supported; use attribute filtering (?name=value)",
-                              reason="Unsupported query")
         if before is not None or after is not None:
             raise bad_request("cursor paging ('before'/'after') is not supported; use offset and limit",
                               reason="Unsupported query")
         page = self.collection.list(
             self.version, request.query_params.multi_items(), base_url=self.base_url(), offset=offset,
-            limit=limit, sort=sort, selection=self.selection(fields))
+            limit=limit, sort=sort, selection=self.selection(fields), jsonpath_filter=filter)
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(page.items))}
         return json_response(page.items, 200, headers)
 

@@ -137,7 +137,7 @@ def _timestamptz():
 
 # --- SQLite JSON1 ---------------------------------------------------------------------------------------
 
-def _sqlite_path(parts: Sequence[str]) -> str:
+def sqlite_path(parts: Sequence[str]) -> str:
     return "$" + "".join('."' + part.replace('"', '""') + '"' for part in parts)
 
 
@@ -152,7 +152,7 @@ def _sqlite_walk(context, parts, arrays, kind, op, values, depth) -> ColumnEleme
     # Members up to the first array are one json_extract path; an array becomes EXISTS over json_each.
     for index, is_array in enumerate(arrays):
         if is_array:
-            holder = _sqlite_path(parts[: index + 1]) if context is not None else None
+            holder = sqlite_path(parts[: index + 1]) if context is not None else None
             each = func.json_each(context, holder).table_valued("value").alias(f"je{depth}")
             rest_parts, rest_arrays = parts[index + 1:], arrays[index + 1:]
             if rest_parts:
@@ -160,7 +160,7 @@ def _sqlite_walk(context, parts, arrays, kind, op, values, depth) -> ColumnEleme
             else:
                 inner = _sqlite_leaf(each.c.value, kind, op, values)
             return select(1).select_from(each).where(inner).exists()
-    return _sqlite_leaf(func.json_extract(context, _sqlite_path(parts)), kind, op, values)
+    return _sqlite_leaf(func.json_extract(context, sqlite_path(parts)), kind, op, values)
 
 
 def _sqlite_leaf(leaf, kind: str, op: str, values: list) -> ColumnElement:
@@ -208,7 +208,7 @@ def compile_sort(sort: str | None, target: FilterTarget) -> list[ColumnElement]:
             if target.dialect == "postgresql":
                 column = target.doc.op("#>>")(literal("{" + ",".join(path) + "}"))
             else:
-                column = func.json_extract(target.doc, _sqlite_path(path))
+                column = func.json_extract(target.doc, sqlite_path(path))
         clauses.append(column.desc() if descending else column.asc())
     return clauses
 
