@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from tmf_oss.config import Settings
 from tmf_oss.db.migrate import upgrade
@@ -33,24 +34,39 @@ def _postgres_reachable() -> str | None:
         return str(exc).splitlines()[0]
 
 
+def scratch_postgres_database(purpose: str):
+    """A new, empty PostgreSQL database for this test session (dropped at the end), so concurrent runs on one
+    server never share tables. Returns (url, drop)."""
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
+    admin_url = make_url(POSTGRES_URL)
+    name = f"{admin_url.database}_{purpose}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
 @pytest.fixture(scope="session", params=DATABASES)
-def database_url(request, tmp_path_factory) -> str:
+def database_url(request, tmp_path_factory):
+    drop = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'tmf-oss-test.db'}"
     else:
-        problem = _postgres_reachable()
-        if problem:
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL is required in CI and is not reachable: {problem}")
-            pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
-        url = POSTGRES_URL
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        url, drop = scratch_postgres_database("api")
     upgrade(url)
-    return url
+    yield url
+    if drop is not None:
+        drop()
 
 
 def truncate_all(url: str) -> None:

@@ -10,6 +10,7 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from tmf_oss.config import Settings
 from tmf_oss.events.hub_api import HubHandlers
@@ -66,6 +67,15 @@ def _resolver(operations: dict) -> Resolver:
     return Resolver(function_resolver=find)
 
 
+def _document_handler(document: dict, base_path: str):
+    served = orjson.dumps({**document, "servers": [{"url": base_path}]})
+
+    async def openapi_document(request):
+        return Response(served, media_type="application/json")
+
+    return openapi_document
+
+
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> connexion.AsyncApp:
     settings = settings or Settings.from_env()
     platform = platform or Platform(settings)
@@ -75,9 +85,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         yield
         platform.close()
 
+    # connexion would serve the reference-resolved document, which the TMF model's recursive schemas make
+    # circular (unserialisable); we serve the document as written instead.
     app = connexion.AsyncApp(
         "tmf_oss", specification_dir=str(SPECS_DIR), lifespan=lifespan,
-        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=settings.swagger_ui),
+        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=settings.swagger_ui, serve_spec=False),
     )
     subscriptions = Subscriptions(platform.db, allow_private=settings.allow_private_callbacks)
     for api in platform.apis:
@@ -89,8 +101,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                                   .operations(entity.operation_name))
             operations.update(HubHandlers(subscriptions, api.api, version.version, version.base_path, settings)
                               .operations())
+            document = platform.specs[(api.api, version.version)]
+            app.add_url_rule(f"{version.base_path}/openapi.json", f"{api.api}-{version.version}-document",
+                             _document_handler(document, version.base_path), methods=["GET"])
             app.add_api(
-                copy.deepcopy(platform.specs[(api.api, version.version)]),
+                copy.deepcopy(document),
                 base_path=version.base_path,
                 name=f"{api.api}-{version.version}",
                 resolver=_resolver(operations),
