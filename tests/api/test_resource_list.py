@@ -173,3 +173,12 @@ def test_v4_has_no_jsonpath_filter(client):
 def test_cursor_paging_is_refused_with_a_reason(client):
     body = assert_tmf_error(client.get(f"{V5}/resource?after=abc"), 400)
     assert "offset" in body["message"]
+
+
+def test_creation_date_filters_and_sorts_on_its_column(client):
+    created = seed(client)
+    first = created[0]["creationDate"]
+    after_first = client.get(f"{V5}/resource?creationDate.gt={first}&sort=creationDate")
+    assert [r["name"] for r in after_first.json()] == [c["name"] for c in created[1:] if c["creationDate"] > first]
+    assert names(client.get(f"{V5}/resource?creationDate.gte={first}")) == sorted(c["name"] for c in created)
+    assert_tmf_error(client.get(f"{V5}/resource?creationDate.gt=whenever"), 400)

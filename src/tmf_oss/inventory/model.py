@@ -27,7 +27,7 @@ class ResourceRow(Base):
     lifecycle_state: Mapped[str | None] = mapped_column(String(32), index=True)
     resource_status: Mapped[str | None] = mapped_column(String(32), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     doc: Mapped[dict] = mapped_column(JsonDocument)
 

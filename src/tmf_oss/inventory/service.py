@@ -37,6 +37,7 @@ RESOURCE = EntitySpec(
         "usageState": "usage_state",
         "lifecycleState": "lifecycle_state",
         "resourceStatus": "resource_status",
+        "creationDate": "created_at",
     },
     state_fields=STATE_FIELDS,
     server_owned=frozenset({"creationDate"}),

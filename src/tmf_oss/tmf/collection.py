@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import DateTime, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from tmf_oss.tmf.jsonpath_filter import compile_filter
 from tmf_oss.tmf.fields import Selection, select_fields
 from tmf_oss.tmf.patch import PatchError, apply_patch, media_kind
 from tmf_oss.tmf.polymorphism import TypeFamily
-from tmf_oss.tmf.query import RESERVED, Condition, parse_conditions
+from tmf_oss.tmf.query import RESERVED, Condition, parse_conditions, parse_instant
 from tmf_oss.tmf.sql_filter import FilterTarget, all_of, compile_conditions, compile_sort
 from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
@@ -71,6 +71,8 @@ class Collection:
         self.max_limit = max_limit
         model = spec.model
         columns = {attr: getattr(model, column) for attr, column in spec.columns.items()}
+        self._instant_columns = {column for column in spec.columns.values()
+                                 if isinstance(getattr(model, column).type, DateTime)}
         columns["id"] = model.id
         columns["@type"] = model.type
         self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns)
@@ -215,7 +217,13 @@ class Collection:
         return canonical
 
     def _typed_columns(self, canonical: dict) -> dict:
-        values = {column: _scalar(canonical.get(attr)) for attr, column in self.spec.columns.items()}
+        values = {}
+        for attr, column in self.spec.columns.items():
+            value = canonical.get(attr)
+            if column in self._instant_columns:
+                values[column] = parse_instant(value) if isinstance(value, str) else utcnow()
+            else:
+                values[column] = _scalar(value)
         values["type"] = canonical["@type"]
         values["base_type"] = canonical.get("@baseType")
         return values
