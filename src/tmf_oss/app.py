@@ -76,6 +76,19 @@ def _document_handler(document: dict, base_path: str):
     return openapi_document
 
 
+def _index_handler(platform: Platform):
+    """GET / lists what this server serves, so a person or a client can find the APIs and their UIs."""
+    apis = [{"api": api.api, "title": api.title, "version": version.version, "basePath": version.base_path,
+             "openapi": f"{version.base_path}/openapi.json", "ui": f"{version.base_path}/ui/"}
+            for api in platform.apis for version in api.versions]
+    body = orjson.dumps({"name": "tmf-oss", "apis": apis})
+
+    async def index(request):
+        return Response(body, media_type="application/json")
+
+    return index
+
+
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> connexion.AsyncApp:
     settings = settings or Settings.from_env()
     platform = platform or Platform(settings)
@@ -113,6 +126,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 strict_validation=False,
                 pythonic_params=False,
             )
+    app.add_url_rule("/", "index", _index_handler(platform), methods=["GET"])
     app.add_error_handler(TmfError, _on_tmf_error)
     app.add_error_handler(ProblemException, _on_problem)
     app.add_error_handler(HTTPException, _on_http_exception)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import V4, V5, assert_tmf_error
-from tests.api.test_resource_crud import ROUTER, create
+from tests.api.test_resource_crud import create
 
 MERGE = {"content-type": "application/merge-patch+json"}
 JSON_PATCH = {"content-type": "application/json-patch+json"}

@@ -110,3 +110,10 @@ def test_settings_from_environment():
     assert settings.port == 9999 and settings.database_url == "postgresql+psycopg2://x/y"
     assert settings.run_dispatcher is False and settings.delivery_timeout_seconds == 2.5
     assert Settings.from_env({"TMF_OSS_PORT": "9999"}, port=7000).port == 7000
+
+
+def test_root_lists_the_served_apis(server):
+    index = httpx.get(f"{server}/").json()
+    assert {(a["api"], a["version"]) for a in index["apis"]} >= {("tmf639", "v4"), ("tmf639", "v5")}
+    for entry in index["apis"]:
+        assert httpx.get(f"{server}{entry['ui']}").status_code == 200
