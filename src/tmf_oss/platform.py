@@ -13,6 +13,7 @@ import yaml
 from tmf_oss.config import Settings
 from tmf_oss.db.engine import Database
 from tmf_oss.tmf.catalog import AttributeCatalog
+from tmf_oss.tmf.extensions import ExtendedCatalog, ExtensionRegistry
 from tmf_oss.tmf.query import Condition
 from tmf_oss.tmf.collection import Collection, EntitySpec, ServedVersion
 from tmf_oss.tmf.validation import SchemaValidator
@@ -74,16 +75,18 @@ class Platform:
     def _collection(self, api: ApiDefinition, entity: EntityDefinition) -> Collection:
         served = {}
         catalogs = {}
+        extensions = ExtensionRegistry(self.db, entity.spec.name)
         for version in api.versions:
             spec = self.specs[(api.api, version.version)]
             catalog = AttributeCatalog.from_openapi(spec, entity.schemas)
             catalogs[version.version] = catalog
+            catalog = ExtendedCatalog(catalog, extensions)
             served[version.version] = ServedVersion(
                 view=entity.views[version.version], base_path=version.base_path, catalog=catalog,
                 validator=SchemaValidator(spec), requires_type=version.requires_type,
                 list_parameters=declared_query_parameters(spec, f"/{entity.spec.name}", "get"))
         canonical = merge_catalogs(catalogs, entity.canonical_version, entity.views)
-        return Collection(self.db, entity.spec, served, canonical,
+        return Collection(self.db, entity.spec, served, ExtendedCatalog(canonical, extensions),
                           default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size)
 
     def collection(self, api: str, entity: str) -> Collection:

@@ -182,3 +182,22 @@ def test_creation_date_filters_and_sorts_on_its_column(client):
     assert [r["name"] for r in after_first.json()] == [c["name"] for c in created[1:] if c["creationDate"] > first]
     assert names(client.get(f"{V5}/resource?creationDate.gte={first}")) == sorted(c["name"] for c in created)
     assert_tmf_error(client.get(f"{V5}/resource?creationDate.gt=whenever"), 400)
+
+
+def test_client_extension_attributes_are_filterable_sortable_and_selectable(client):
+    seed(client)
+    for units, room in ((42, "A1"), (12, "B7")):
+        response = client.post(f"{V5}/resource", json={
+            "@type": "Equipment", "@baseType": "PhysicalResource", "name": f"rack-{units}", "rackUnits": units,
+            "installedAt": "2025-03-01T00:00:00Z", "location": {"room": room, "rows": [1, 2]}})
+        assert response.status_code == 201, response.text
+    assert names(client.get(f"{V5}/resource?rackUnits=42")) == ["rack-42"]
+    assert names(client.get(f"{V5}/resource?rackUnits.gt=20")) == ["rack-42"]  # a number, not text
+    assert names(client.get(f"{V5}/resource?location.room=B7")) == ["rack-12"]
+    assert names(client.get(f"{V5}/resource?location.rows=2")) == ["rack-12", "rack-42"]
+    assert names(client.get(f"{V5}/resource?installedAt.lt=2025-03-01T02:00:00%2B01:00")) == ["rack-12", "rack-42"]
+    assert names(client.get(f"{V5}/resource?installedAt.lt=2025-03-01T00:30:00%2B01:00")) == []  # instants
+    assert [r["name"] for r in client.get(f"{V5}/resource?sort=-rackUnits&rackUnits.gt=0").json()] == [
+        "rack-42", "rack-12"]
+    assert set(client.get(f"{V4}/resource?fields=rackUnits&rackUnits=12").json()[0]) == {"id", "href", "rackUnits"}
+    assert_tmf_error(client.get(f"{V5}/resource?rackUnitz=42"), 400)

@@ -18,6 +18,7 @@ from tmf_oss.db.engine import Database
 from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
+from tmf_oss.tmf.extensions import ExtendedCatalog, discover
 from tmf_oss.tmf.errors import TmfError, bad_request, not_found
 from tmf_oss.tmf.jsonpath_filter import compile_filter
 from tmf_oss.tmf.fields import Selection, select_fields
@@ -202,6 +203,7 @@ class Collection:
                 row = model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical))
                 session.add(row)
                 session.flush()
+                self._record_extensions(session, canonical)
                 if self.spec.on_write:
                     self.spec.on_write(session, row, canonical)
                 self._count(session, +1)
@@ -215,6 +217,11 @@ class Collection:
         canonical = served.view.to_canonical(payload)
         self.spec.family.settle(canonical)
         return canonical
+
+    def _record_extensions(self, session: Session, canonical: dict) -> None:
+        catalog = self.target.catalog
+        if isinstance(catalog, ExtendedCatalog):
+            catalog.registry.record(session, discover(canonical, catalog.base))
 
     def _typed_columns(self, canonical: dict) -> dict:
         values = {}
@@ -286,6 +293,7 @@ class Collection:
             )
             if result.rowcount != 1:
                 raise TmfError(409, "Conflict", f"{self.spec.name} '{ident}' was changed concurrently; retry")
+            self._record_extensions(session, canonical)
             if self.spec.on_write:
                 self.spec.on_write(session, row, canonical)
             if changed - self.spec.state_fields:
