@@ -39,16 +39,19 @@ QUERIES = [
 
 FILL = """
 INSERT INTO resource (id, at_type, name, category, administrative_state, operational_state, usage_state,
-                      version, created_at, updated_at, doc)
-SELECT 'r-' || g,
-       CASE WHEN g % 3 = 0 THEN 'LogicalResource' ELSE 'PhysicalResource' END,
-       'res-' || g,
-       'cat-' || (g % 20),
-       CASE WHEN g % 10 = 0 THEN 'locked' ELSE 'unlocked' END,
-       CASE WHEN g % 5 = 0 THEN 'disabled' ELSE 'enabled' END,
-       'active', 1,
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g),
-       now(),
+                      version, created_at, updated_at, doc, body_v5)
+SELECT id, at_type, name, category, administrative_state, operational_state, usage_state, version, created_at,
+       updated_at, doc, doc::text
+FROM (
+SELECT 'r-' || g AS id,
+       CASE WHEN g % 3 = 0 THEN 'LogicalResource' ELSE 'PhysicalResource' END AS at_type,
+       'res-' || g AS name,
+       'cat-' || (g % 20) AS category,
+       CASE WHEN g % 10 = 0 THEN 'locked' ELSE 'unlocked' END AS administrative_state,
+       CASE WHEN g % 5 = 0 THEN 'disabled' ELSE 'enabled' END AS operational_state,
+       'active' AS usage_state, 1 AS version,
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g) AS created_at,
+       now() AS updated_at,
        jsonb_build_object(
          '@type', CASE WHEN g % 3 = 0 THEN 'LogicalResource' ELSE 'PhysicalResource' END,
          'name', 'res-' || g,
@@ -65,8 +68,9 @@ SELECT 'r-' || g,
                                (ARRAY['core','edge','access'])[1 + g % 3])),
          'relatedParty', jsonb_build_array(jsonb_build_object(
             '@type', 'RelatedPartyRefOrPartyRoleRef', 'role', 'owner',
-            'partyOrPartyRole', jsonb_build_object('@type', 'PartyRef', 'id', 'org-' || (g % 100)))))
+            'partyOrPartyRole', jsonb_build_object('@type', 'PartyRef', 'id', 'org-' || (g % 100))))) AS doc
 FROM generate_series(:first, :last) AS g
+) AS generated
 """
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tmf_oss.db.base import Base, JsonDocument, SurrogateKey, UtcDateTime, utcnow
@@ -30,6 +30,9 @@ class ResourceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     doc: Mapped[dict] = mapped_column(JsonDocument)
+    # Each API version's representation (without id/href) as JSON text, rendered on write: reads send it as is.
+    body_v4: Mapped[str | None] = mapped_column(Text)
+    body_v5: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index(

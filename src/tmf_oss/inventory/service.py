@@ -43,4 +43,5 @@ RESOURCE = EntitySpec(
     server_owned=frozenset({"creationDate"}),
     on_create=_stamp_creation,
     on_write=sync_links,
+    rendered_columns={"v4": "body_v4", "v5": "body_v5"},
 )

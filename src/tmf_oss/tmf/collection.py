@@ -6,6 +6,8 @@ version mapping, polymorphism, filtering, paging, fields, PATCH, ETag/If-Match, 
 from __future__ import annotations
 
 import uuid
+
+import orjson
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -44,6 +46,9 @@ class EntitySpec:
     server_owned: frozenset[str] = frozenset()  # maintained by us: refused in PATCH, ignored on create
     on_create: Callable[[dict], None] | None = None  # fill in server-owned members of a new entity
     on_write: Callable[[Session, object, dict], None] | None = None  # e.g. keep link tables in step
+    # API version -> column holding that version's representation (without id/href) as JSON text, rendered
+    # when the entity is written, so reads send stored text instead of parsing and re-serialising documents.
+    rendered_columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,7 +63,8 @@ class ServedVersion:
 
 @dataclass
 class Page:
-    items: list[dict]
+    body: bytes  # the JSON array, ready to send
+    count: int
     total: int
 
 
@@ -78,7 +84,12 @@ class Collection:
         columns["@type"] = model.type
         self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns)
         # Built once: constructing statements per request shows up in profiles of the hot read paths.
-        self._retrieve_statement = select(model.doc, model.version).where(model.id == bindparam("ident"))
+        self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}
+        self._retrieve_statements = {
+            version: select(self._body_columns.get(version, model.doc), model.version)
+            .where(model.id == bindparam("ident"))
+            for version in versions
+        }
         self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)
 
     # --- representation --------------------------------------------------------------------------------
@@ -120,9 +131,12 @@ class Collection:
         where = all_of(clauses)
         order = compile_sort(self._canonical_sort(served, sort), self.target)
         model = self.spec.model
+        body_column = self._body_columns.get(version) if selection is None else None
         # Unfiltered pages read the kept count in the same statement: one round trip.
         known_total = self._count_statement.scalar_subquery() if where is None else None
-        columns = [model.id, model.doc] + ([known_total.label("known_total")] if known_total is not None else [])
+        columns = [model.id, body_column if body_column is not None else model.doc]
+        if known_total is not None:
+            columns.append(known_total.label("known_total"))
         statement = select(*columns)
         if where is not None:
             statement = statement.where(where)
@@ -133,8 +147,32 @@ class Collection:
                 total = rows[0].known_total
             else:
                 total = self._total(connection, where, offset, limit, len(rows))
-        items = [self.render(served, base_url, ident, doc, selection) for ident, doc, *_ in rows]
-        return Page(items, total)
+            if body_column is not None:
+                items = self._stored_bodies(connection, served, base_url, rows)
+            else:
+                items = [orjson.dumps(self.render(served, base_url, ident, doc, selection))
+                         for ident, doc, *_ in rows]
+        return Page(b"[" + b",".join(items) + b"]", len(items), total)
+
+    def _stored_bodies(self, connection, served: ServedVersion, base_url: str, rows) -> list[bytes]:
+        missing = [ident for ident, body, *_ in rows if body is None]
+        docs = {}
+        if missing:  # written before this version's column existed: render from the document
+            model = self.spec.model
+            docs = dict(connection.execute(select(model.id, model.doc).where(model.id.in_(missing))).all())
+        return [self._with_identity(served, base_url, ident, body) if body is not None
+                else orjson.dumps(self.render(served, base_url, ident, docs[ident]))
+                for ident, body, *_ in rows]
+
+    def _with_identity(self, served: ServedVersion, base_url: str, ident: str, body: str) -> bytes:
+        """id and href in front of a stored representation, without parsing it."""
+        head = b'{"id":' + orjson.dumps(ident) + b',"href":' + orjson.dumps(self.href(served, base_url, ident))
+        return head + b"}" if body == "{}" else head + b"," + body[1:].encode()
+
+    def _rendered(self, canonical: dict) -> dict[str, str]:
+        """Column values holding each version's representation of this canonical document."""
+        return {column.key: orjson.dumps(self.versions[version].view.from_canonical(dict(canonical))).decode()
+                for version, column in self._body_columns.items()}
 
     def _paging(self, offset: int | None, limit: int | None) -> tuple[int, int]:
         offset = 0 if offset is None else offset
@@ -176,13 +214,20 @@ class Collection:
     # --- retrieve --------------------------------------------------------------------------------------
 
     def retrieve(self, version: str, ident: str, *, base_url: str,
-                 selection: Selection | None) -> tuple[dict, str]:
+                 selection: Selection | None) -> tuple[bytes, str]:
+        """The representation as JSON bytes, and its ETag."""
         served = self.served(version)
         with self.db.read() as connection:
-            row = connection.execute(self._retrieve_statement, {"ident": ident}).first()
-        if row is None:
-            raise not_found(self.spec.name, ident)
-        return self.render(served, base_url, ident, row.doc, selection), etag(row.version)
+            row = connection.execute(self._retrieve_statements[version], {"ident": ident}).first()
+            if row is None:
+                raise not_found(self.spec.name, ident)
+            stored, row_version = row
+            if version in self._body_columns:
+                if stored is not None and selection is None:
+                    return self._with_identity(served, base_url, ident, stored), etag(row_version)
+                model = self.spec.model
+                stored = connection.execute(select(model.doc).where(model.id == ident)).scalar_one()
+        return orjson.dumps(self.render(served, base_url, ident, stored, selection)), etag(row_version)
 
     # --- create ----------------------------------------------------------------------------------------
 
@@ -200,7 +245,8 @@ class Collection:
         model = self.spec.model
         try:
             with self.db.transaction() as session:
-                row = model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical))
+                row = model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical),
+                            **self._rendered(canonical))
                 session.add(row)
                 session.flush()
                 self._record_extensions(session, canonical)
@@ -287,7 +333,7 @@ class Collection:
                 return self.render(served, base_url, ident, row.doc, selection), etag(row.version)
             previous_version = row.version
             values = self._typed_columns(canonical)
-            values.update(doc=canonical, version=previous_version + 1, updated_at=utcnow())
+            values.update(doc=canonical, version=previous_version + 1, updated_at=utcnow(), **self._rendered(canonical))
             result = session.execute(
                 update(model).where(model.seq == row.seq, model.version == previous_version).values(**values)
             )

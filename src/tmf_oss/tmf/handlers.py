@@ -7,7 +7,7 @@ from tmf_oss.config import Settings
 from tmf_oss.tmf.collection import Collection
 from tmf_oss.tmf.errors import bad_request
 from tmf_oss.tmf.fields import parse_fields
-from tmf_oss.tmf.http import correlation_id, empty_response, json_response, public_base_url
+from tmf_oss.tmf.http import correlation_id, empty_response, json_response, public_base_url, raw_json_response
 
 
 class CollectionHandlers:
@@ -46,8 +46,8 @@ class CollectionHandlers:
         page = self.collection.list(
             self.version, request.query_params.multi_items(), base_url=self.base_url(), offset=offset,
             limit=limit, sort=sort, selection=self.selection(fields), jsonpath_filter=filter)
-        headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(page.items))}
-        return json_response(page.items, 200, headers)
+        headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(page.count)}
+        return raw_json_response(page.body, 200, headers)
 
     async def create(self, body: dict, fields: str | None = None):
         selection = self.selection(fields)
@@ -57,9 +57,9 @@ class CollectionHandlers:
         return json_response(rendered, 201, {"Location": rendered["href"], "ETag": tag})
 
     async def retrieve(self, id: str, fields: str | None = None):
-        rendered, tag = self.collection.retrieve(self.version, id, base_url=self.base_url(),
-                                                 selection=self.selection(fields))
-        return json_response(rendered, 200, {"ETag": tag})
+        body, tag = self.collection.retrieve(self.version, id, base_url=self.base_url(),
+                                             selection=self.selection(fields))
+        return raw_json_response(body, 200, {"ETag": tag})
 
     async def patch(self, id: str, body, fields: str | None = None):
         rendered, tag = self.collection.patch(

@@ -14,6 +14,10 @@ def json_response(data, status: int = 200, headers: dict[str, str] | None = None
     return Response(orjson.dumps(data), status_code=status, media_type=JSON_MEDIA_TYPE, headers=headers)
 
 
+def raw_json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE, headers=headers)
+
+
 def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, headers=headers)
 

@@ -70,6 +70,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('doc', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('body_v4', sa.Text(), nullable=True),
+    sa.Column('body_v5', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_resource')),
     sa.UniqueConstraint('id', name=op.f('uq_resource_id'))
     )
