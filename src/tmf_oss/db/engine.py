@@ -68,6 +68,10 @@ class Database:
         finally:
             session.close()
 
+    @property
+    def read_engine(self) -> Engine:
+        return self._autocommit
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for plain reads, in autocommit: no BEGIN/ROLLBACK round trips around one SELECT."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.db.engine import Database
+from tmf_oss.db.fast_read import FastRead
 from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
@@ -85,12 +86,21 @@ class Collection:
         self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns)
         # Built once: constructing statements per request shows up in profiles of the hot read paths.
         self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}
+        self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)
+        self._fast_retrieve = {
+            version: FastRead(db, select(column, model.version).where(model.id == bindparam("ident")))
+            for version, column in self._body_columns.items()
+        }
+        self._fast_page = {
+            version: FastRead(db, select(model.id, column, self._count_statement.scalar_subquery())
+                              .order_by(model.seq).limit(bindparam("limit")).offset(bindparam("offset")))
+            for version, column in self._body_columns.items()
+        }
         self._retrieve_statements = {
             version: select(self._body_columns.get(version, model.doc), model.version)
             .where(model.id == bindparam("ident"))
             for version in versions
         }
-        self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)
 
     # --- representation --------------------------------------------------------------------------------
 
@@ -132,6 +142,11 @@ class Collection:
         order = compile_sort(self._canonical_sort(served, sort), self.target)
         model = self.spec.model
         body_column = self._body_columns.get(version) if selection is None else None
+        if where is None and not order and body_column is not None and limit:
+            rows = self._fast_page[version].rows(limit=limit, offset=offset)
+            if rows and all(body is not None for _, body, _ in rows):
+                items = [self._with_identity(served, base_url, ident, body) for ident, body, _ in rows]
+                return Page(b"[" + b",".join(items) + b"]", len(items), rows[0][2])
         # Unfiltered pages read the kept count in the same statement: one round trip.
         known_total = self._count_statement.scalar_subquery() if where is None else None
         columns = [model.id, body_column if body_column is not None else model.doc]
@@ -217,6 +232,11 @@ class Collection:
                  selection: Selection | None) -> tuple[bytes, str]:
         """The representation as JSON bytes, and its ETag."""
         served = self.served(version)
+        if selection is None and version in self._fast_retrieve:
+            found = self._fast_retrieve[version].rows(ident=ident)
+            if found and found[0][0] is not None:
+                body, row_version = found[0]
+                return self._with_identity(served, base_url, ident, body), etag(row_version)
         with self.db.read() as connection:
             row = connection.execute(self._retrieve_statements[version], {"ident": ident}).first()
             if row is None:
