@@ -201,3 +201,26 @@ def test_client_extension_attributes_are_filterable_sortable_and_selectable(clie
         "rack-42", "rack-12"]
     assert set(client.get(f"{V4}/resource?fields=rackUnits&rackUnits=12").json()[0]) == {"id", "href", "rackUnits"}
     assert_tmf_error(client.get(f"{V5}/resource?rackUnitz=42"), 400)
+
+
+def test_filtered_counts_stay_exact_across_writes(client):
+    """Filtered totals may be reused between writes, never across one."""
+    created = seed(client)
+
+    def total(query):
+        response = client.get(f"{V5}/resource?{query}&limit=1")
+        assert response.status_code == 200
+        return int(response.headers["x-total-count"])
+
+    assert total("operationalState=enabled") == 2
+    assert total("operationalState=enabled") == 2
+    client.patch(f"{V5}/resource/{created[0]['id']}", json={"@type": "PhysicalResource",
+                                                            "operationalState": "disabled"},
+                 headers={"content-type": "application/merge-patch+json"})
+    assert total("operationalState=enabled") == 1
+    client.post(f"{V5}/resource", json={"@type": "LogicalResource", "name": "new", "operationalState": "enabled"})
+    client.post(f"{V5}/resource", json={"@type": "LogicalResource", "name": "new2", "operationalState": "enabled"})
+    assert total("operationalState=enabled") == 3
+    client.delete(f"{V5}/resource/{created[2]['id']}")
+    assert total("operationalState=enabled") == 2
+    assert total("resourceCharacteristic.name=vlan") == 2

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tmf_oss.db.base import Base, JsonDocument, SurrogateKey, UtcDateTime, utcnow
@@ -46,9 +46,11 @@ class OutboxEvent(Base):
 
 
 class CollectionCount(Base):
-    """Exact row count per collection, kept in the writing transaction so unfiltered lists need no COUNT(*)."""
+    """Per collection, kept in every writing transaction: the exact row count (unfiltered lists need no
+    COUNT(*)) and a generation that changes with every write (a filtered count stays valid while it holds)."""
 
     __tablename__ = "collection_count"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))

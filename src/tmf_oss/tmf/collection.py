@@ -6,6 +6,7 @@ version mapping, polymorphism, filtering, paging, fields, PATCH, ETag/If-Match, 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 
 import orjson
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ class Collection:
         # Built once: constructing statements per request shows up in profiles of the hot read paths.
         self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}
         self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)
+        # Filtered counts by query, each valid for the generation it was taken at (exact, never stale).
+        self._counts = BoundedCache(1024)
         self._fast_retrieve = {
             version: FastRead(db, select(column, model.version).where(model.id == bindparam("ident")))
             for version, column in self._body_columns.items()
@@ -135,7 +138,8 @@ class Collection:
              jsonpath_filter: str | None = None) -> Page:
         served = self.served(version)
         offset, limit = self._paging(offset, limit)
-        clauses = compile_conditions(self.conditions(served, pairs), self.target)
+        conditions = self.conditions(served, pairs)
+        clauses = compile_conditions(conditions, self.target)
         if jsonpath_filter is not None:
             clauses.append(compile_filter(jsonpath_filter, self.target))
         where = all_of(clauses)
@@ -147,21 +151,22 @@ class Collection:
             if rows and all(body is not None for _, body, _ in rows):
                 items = [self._with_identity(served, base_url, ident, body) for ident, body, _ in rows]
                 return Page(b"[" + b",".join(items) + b"]", len(items), rows[0][2])
-        # Unfiltered pages read the kept count in the same statement: one round trip.
-        known_total = self._count_statement.scalar_subquery() if where is None else None
-        columns = [model.id, body_column if body_column is not None else model.doc]
-        if known_total is not None:
-            columns.append(known_total.label("known_total"))
+        # The kept count (unfiltered) or the generation (filtered) comes with the page: one round trip.
+        kept = select(CollectionCount.total if where is None else CollectionCount.generation).where(
+            CollectionCount.name == self.spec.name).scalar_subquery().label("kept")
+        columns = [model.id, body_column if body_column is not None else model.doc, kept]
         statement = select(*columns)
         if where is not None:
             statement = statement.where(where)
         statement = statement.order_by(*order, model.seq).offset(offset).limit(limit)
         with self.db.read() as connection:
             rows = connection.execute(statement).all()
-            if rows and known_total is not None and rows[0].known_total is not None:
-                total = rows[0].known_total
+            kept_value = rows[0].kept if rows else None
+            if where is None and kept_value is not None:
+                total = kept_value
             else:
-                total = self._total(connection, where, offset, limit, len(rows))
+                key = (tuple(sorted(conditions, key=repr)), jsonpath_filter)
+                total = self._total(connection, where, offset, limit, len(rows), key, kept_value)
             if body_column is not None:
                 items = self._stored_bodies(connection, served, base_url, rows)
             else:
@@ -214,17 +219,25 @@ class Collection:
             keys.append(sign + ".".join(canonical))
         return ",".join(keys)
 
-    def _total(self, connection, where, offset: int, limit: int, returned: int) -> int:
+    def _total(self, connection, where, offset: int, limit: int, returned: int, key, generation) -> int:
         if limit and (0 < returned < limit or (returned == 0 and offset == 0)):
             return offset + returned  # the page ends before the limit: the total is known without counting
         if where is None:
             total = connection.execute(self._count_statement).scalar_one_or_none()
             if total is not None:
                 return total
-        statement = select(func.count()).select_from(self.spec.model)
+        cached = self._counts.get(key)
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1]
+        generation_now = select(CollectionCount.generation).where(
+            CollectionCount.name == self.spec.name).scalar_subquery()
+        statement = select(func.count(), generation_now).select_from(self.spec.model)
         if where is not None:
             statement = statement.where(where)
-        return connection.execute(statement).scalar_one()
+        total, counted_at = connection.execute(statement).one()
+        if counted_at is not None:
+            self._counts.put(key, (counted_at, total))
+        return total
 
     # --- retrieve --------------------------------------------------------------------------------------
 
@@ -302,12 +315,13 @@ class Collection:
         return values
 
     def _count(self, session: Session, delta: int) -> None:
+        """Keep the row count and move the generation on, in the writing transaction."""
         updated = session.execute(
             update(CollectionCount).where(CollectionCount.name == self.spec.name)
-            .values(total=CollectionCount.total + delta)
+            .values(total=CollectionCount.total + delta, generation=CollectionCount.generation + 1)
         ).rowcount
         if not updated:
-            session.add(CollectionCount(name=self.spec.name, total=max(delta, 0)))
+            session.add(CollectionCount(name=self.spec.name, total=max(delta, 0), generation=1))
 
     def _emit(self, session: Session, suffix: str, ident: str, canonical: dict, base_url: str,
               correlation_id: str | None) -> None:
@@ -360,6 +374,7 @@ class Collection:
             if result.rowcount != 1:
                 raise TmfError(409, "Conflict", f"{self.spec.name} '{ident}' was changed concurrently; retry")
             self._record_extensions(session, canonical)
+            self._count(session, 0)
             if self.spec.on_write:
                 self.spec.on_write(session, row, canonical)
             if changed - self.spec.state_fields:
@@ -387,6 +402,26 @@ class Collection:
             self._count(session, -1)
             self._emit(session, "DeleteEvent", ident, doc, base_url, correlation_id)
         wake_up.notify()
+
+
+class BoundedCache:
+    """A small LRU map; one per collection and process."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key, value) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 def _scalar(value):

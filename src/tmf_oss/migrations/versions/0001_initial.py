@@ -17,6 +17,7 @@ def upgrade() -> None:
     op.create_table('collection_count',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('generation', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_collection_count'))
     )
     op.create_table('hub_subscription',
