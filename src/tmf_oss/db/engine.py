@@ -47,6 +47,7 @@ class Database:
         self.url = database_url
         self.engine = make_engine(database_url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, future=True)
+        self.held_connections: dict = {}  # thread id -> connection kept by db.fast_read
         # Reads use their own pool in autocommit: switching a pooled connection's isolation level per request
         # costs as much as the query. SQLite has no server round trips to save.
         if self.engine.dialect.name == "sqlite":
@@ -87,6 +88,9 @@ class Database:
             session.close()  # ends the read transaction; loaded objects stay usable, detached
 
     def dispose(self) -> None:
+        from tmf_oss.db.fast_read import release_all
+
+        release_all(self)
         self.engine.dispose()
         if self._autocommit is not self.engine:
             self._autocommit.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 
 from sqlalchemy.sql import Select
 
@@ -43,19 +44,63 @@ class FastRead:
     def rows(self, **values) -> list[tuple]:
         params = {**self.defaults, **values}
         arguments = tuple(params[name] for name in self.order)
-        connection = self.db.read_engine.raw_connection()
-        try:
-            if self.postgresql:
-                prepared = connection.info.setdefault("tmf_oss_prepared", set())
-                if self.name not in prepared:
-                    with connection.cursor() as cursor:
-                        cursor.execute(self.prepare)
-                    prepared.add(self.name)
-            cursor = connection.cursor()
+        for attempt in (1, 2):
+            connection = _held.connection(self.db)
             try:
-                cursor.execute(self.sql, arguments)
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()
+                if self.postgresql and self.name not in connection.prepared:
+                    with connection.dbapi.cursor() as cursor:
+                        cursor.execute(self.prepare)
+                    connection.prepared.add(self.name)
+                cursor = connection.dbapi.cursor()
+                try:
+                    cursor.execute(self.sql, arguments)
+                    return cursor.fetchall()
+                finally:
+                    cursor.close()
+            except self.db.read_engine.dialect.loaded_dbapi.OperationalError:
+                _held.drop(self.db)  # the server went away or restarted: one retry on a fresh connection
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+class _HeldConnection:
+    def __init__(self, pooled):
+        self.pooled = pooled  # keeps the pool's bookkeeping (closing returns it)
+        self.dbapi = pooled.dbapi_connection
+        self.prepared: set[str] = set()
+
+
+class _PerThread:
+    """One read connection per thread and database, kept between requests: these reads are single statements
+    in autocommit, so nothing carries over from one to the next, and checking a connection out of the pool
+    and back for every request costs as much as the query itself."""
+
+    def connection(self, db) -> _HeldConnection:
+        held = db.held_connections
+        key = threading.get_ident()
+        found = held.get(key)
+        if found is None:
+            found = held[key] = _HeldConnection(db.read_engine.raw_connection())
+        return found
+
+    def drop(self, db) -> None:
+        found = db.held_connections.pop(threading.get_ident(), None)
+        if found is not None:
+            try:
+                found.pooled.invalidate()
+            except Exception:  # already broken; nothing more to release
+                pass
+
+
+def release_all(db) -> None:
+    """Return every held connection of this database to its pool (at shutdown)."""
+    for held in list(db.held_connections.values()):
+        try:
+            held.pooled.close()
+        except Exception:
+            pass
+    db.held_connections.clear()
+
+
+_held = _PerThread()
