@@ -154,11 +154,14 @@ class Collection:
         # The kept count (unfiltered) or the generation (filtered) comes with the page: one round trip.
         kept = select(CollectionCount.total if where is None else CollectionCount.generation).where(
             CollectionCount.name == self.spec.name).scalar_subquery().label("kept")
-        columns = [model.id, body_column if body_column is not None else model.doc, kept]
-        statement = select(*columns)
+        # Pick the page's keys first and fetch the representations for those rows only: sorting many
+        # matches then carries a key each, not a document each.
+        page_keys = select(model.seq)
         if where is not None:
-            statement = statement.where(where)
-        statement = statement.order_by(*order, model.seq).offset(offset).limit(limit)
+            page_keys = page_keys.where(where)
+        page_keys = page_keys.order_by(*order, model.seq).offset(offset).limit(limit)
+        columns = [model.id, body_column if body_column is not None else model.doc, kept]
+        statement = select(*columns).where(model.seq.in_(page_keys.scalar_subquery())).order_by(*order, model.seq)
         with self.db.read() as connection:
             rows = connection.execute(statement).all()
             kept_value = rows[0].kept if rows else None
