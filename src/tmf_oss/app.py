@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 import connexion
+import orjson
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from connexion.resolver import Resolver
@@ -18,8 +19,6 @@ from tmf_oss.events.subscriptions import Subscriptions
 from tmf_oss.platform import SPECS_DIR, Platform
 from tmf_oss.tmf.errors import ERROR_MEDIA_TYPE, TmfError, error_document
 from tmf_oss.tmf.handlers import CollectionHandlers
-
-import orjson
 
 log = logging.getLogger("tmf_oss.app")
 

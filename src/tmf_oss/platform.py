@@ -13,9 +13,9 @@ import yaml
 from tmf_oss.config import Settings
 from tmf_oss.db.engine import Database
 from tmf_oss.tmf.catalog import AttributeCatalog
+from tmf_oss.tmf.collection import Collection, EntitySpec, ServedVersion
 from tmf_oss.tmf.extensions import ExtendedCatalog, ExtensionRegistry
 from tmf_oss.tmf.query import Condition
-from tmf_oss.tmf.collection import Collection, EntitySpec, ServedVersion
 from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
 

@@ -3,8 +3,16 @@ import copy
 
 import pytest
 
-from tmf_oss.tmf.patch import (JSON_PATCH, JSON_PATCH_QUERY, MERGE_PATCH, ImmutableFieldError, PatchError,
-                               apply_patch, media_kind, merge_patch)
+from tmf_oss.tmf.patch import (
+    JSON_PATCH,
+    JSON_PATCH_QUERY,
+    MERGE_PATCH,
+    ImmutableFieldError,
+    PatchError,
+    apply_patch,
+    media_kind,
+    merge_patch,
+)
 
 
 def fails(document, body, kind, status=400, **protected) -> PatchError:

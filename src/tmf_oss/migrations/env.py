@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from tmf_oss.config import Settings
 from tmf_oss.db.engine import make_engine
 from tmf_oss.models import metadata

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-
-import orjson
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+import orjson
 from sqlalchemy import DateTime, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,14 +21,19 @@ from tmf_oss.db.fast_read import FastRead
 from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
-from tmf_oss.tmf.extensions import ExtendedCatalog, discover
 from tmf_oss.tmf.errors import TmfError, bad_request, not_found
-from tmf_oss.tmf.jsonpath_filter import compile_filter
+from tmf_oss.tmf.extensions import ExtendedCatalog, discover
 from tmf_oss.tmf.fields import Selection, select_fields
+from tmf_oss.tmf.jsonpath_filter import compile_filter
 from tmf_oss.tmf.patch import PatchError, apply_patch, media_kind
 from tmf_oss.tmf.polymorphism import TypeFamily
 from tmf_oss.tmf.query import RESERVED, Condition, parse_conditions, parse_instant
-from tmf_oss.tmf.sql_filter import FilterTarget, all_of, compile_conditions, compile_sort
+from tmf_oss.tmf.sql_filter import (
+    FilterTarget,
+    all_of,
+    compile_conditions,
+    compile_sort,
+)
 from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
 

@@ -7,7 +7,13 @@ from tmf_oss.config import Settings
 from tmf_oss.tmf.collection import Collection
 from tmf_oss.tmf.errors import bad_request
 from tmf_oss.tmf.fields import parse_fields
-from tmf_oss.tmf.http import correlation_id, empty_response, json_response, public_base_url, raw_json_response
+from tmf_oss.tmf.http import (
+    correlation_id,
+    empty_response,
+    json_response,
+    public_base_url,
+    raw_json_response,
+)
 
 
 class CollectionHandlers:
