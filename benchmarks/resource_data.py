@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from tmf_oss.config import Settings
 from tmf_oss.db.engine import make_engine
 from tmf_oss.inventory.model import ResourceLinkRow, ResourceRow
+from tmf_oss.inventory.topology import relationship_links
 from tmf_oss.platform import Platform
 
 API = "/tmf-api/resourceInventoryManagement/v5"
@@ -205,18 +206,8 @@ class RowBuilder:
 
 
 def link_rows(canonical: dict) -> list[dict]:
-    """The resource_link rows tmf_oss.inventory.topology.sync_links writes for a document (minus source_seq)."""
-    links = []
-    for position, relationship in enumerate(canonical.get("resourceRelationship") or ()):
-        if not isinstance(relationship, dict):
-            continue
-        target = relationship.get("resource") or {}
-        target_id = target.get("id") if isinstance(target, dict) else None
-        if target_id:
-            links.append({"target_id": str(target_id),
-                          "relationship_type": str(relationship.get("relationshipType") or ""),
-                          "position": position})
-    return links
+    """The resource_link rows the server writes for a document (minus source_seq)."""
+    return relationship_links(canonical)
 
 
 # --- COPY -------------------------------------------------------------------------------------------------

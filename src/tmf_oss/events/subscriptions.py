@@ -74,12 +74,7 @@ class Subscriptions:
 
     def get(self, api: str, ident: str) -> HubSubscription:
         with self.db.reading() as session:
-            found = session.execute(
-                select(HubSubscription).where(HubSubscription.api == api, HubSubscription.id == ident)
-            ).scalar_one_or_none()
-        if found is None:
-            raise not_found("hub subscription", ident)
-        return found
+            return _find(session, api, ident)
 
     def list(self, api: str) -> list[HubSubscription]:
         with self.db.reading() as session:
@@ -89,9 +84,13 @@ class Subscriptions:
 
     def remove(self, api: str, ident: str) -> None:
         with self.db.transaction() as session:
-            found = session.execute(
-                select(HubSubscription).where(HubSubscription.api == api, HubSubscription.id == ident)
-            ).scalar_one_or_none()
-            if found is None:
-                raise not_found("hub subscription", ident)
-            session.delete(found)
+            session.delete(_find(session, api, ident))
+
+
+def _find(session, api: str, ident: str) -> HubSubscription:
+    found = session.execute(
+        select(HubSubscription).where(HubSubscription.api == api, HubSubscription.id == ident)
+    ).scalar_one_or_none()
+    if found is None:
+        raise not_found("hub subscription", ident)
+    return found

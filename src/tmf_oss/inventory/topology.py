@@ -7,19 +7,25 @@ from sqlalchemy.orm import Session
 from tmf_oss.inventory.model import ResourceLinkRow, ResourceRow
 
 
-def sync_links(session: Session, row: ResourceRow, canonical: dict) -> None:
-    """Make the link table say exactly what the document's resourceRelationship says."""
-    session.execute(delete(ResourceLinkRow).where(ResourceLinkRow.source_seq == row.seq))
+def relationship_links(canonical: dict) -> list[dict]:
+    """The link rows (without their source) that a document's resourceRelationship entries stand for."""
     links = []
     for position, relationship in enumerate(canonical.get("resourceRelationship") or ()):
         if not isinstance(relationship, dict):
             continue
         target = relationship.get("resource") or {}
         target_id = target.get("id") if isinstance(target, dict) else None
-        if not target_id:
-            continue
-        links.append({"source_seq": row.seq, "target_id": str(target_id),
-                      "relationship_type": str(relationship.get("relationshipType") or ""), "position": position})
+        if target_id:
+            links.append({"target_id": str(target_id),
+                          "relationship_type": str(relationship.get("relationshipType") or ""),
+                          "position": position})
+    return links
+
+
+def sync_links(session: Session, row: ResourceRow, canonical: dict) -> None:
+    """Make the link table say exactly what the document's resourceRelationship says."""
+    session.execute(delete(ResourceLinkRow).where(ResourceLinkRow.source_seq == row.seq))
+    links = [{"source_seq": row.seq, **link} for link in relationship_links(canonical)]
     if links:
         session.execute(ResourceLinkRow.__table__.insert(), links)
 

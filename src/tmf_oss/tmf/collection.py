@@ -346,13 +346,7 @@ class Collection:
             raise TmfError(exc.status, "Unsupported patch", exc.message) from None
         model = self.spec.model
         with self.db.transaction() as session:
-            statement = select(model).where(model.id == ident)
-            if self.db.dialect == "postgresql":
-                statement = statement.with_for_update()
-            row = session.execute(statement).scalar_one_or_none()
-            if row is None:
-                raise not_found(self.spec.name, ident)
-            check_if_match(if_match, row.version)
+            row = self._locked_row(session, ident, if_match)
             current = self.render(served, base_url, ident, row.doc)
             try:
                 patched = apply_patch(current, body, kind, immutable=frozenset(IDENTITY),
@@ -391,19 +385,24 @@ class Collection:
         wake_up.notify()
         return self.render(served, base_url, ident, canonical, selection), etag(previous_version + 1)
 
+    def _locked_row(self, session: Session, ident: str, if_match: str | None):
+        """The row to change, locked until the transaction ends (PostgreSQL), after the If-Match check."""
+        model = self.spec.model
+        statement = select(model).where(model.id == ident)
+        if self.db.dialect == "postgresql":
+            statement = statement.with_for_update()
+        row = session.execute(statement).scalar_one_or_none()
+        if row is None:
+            raise not_found(self.spec.name, ident)
+        check_if_match(if_match, row.version)
+        return row
+
     # --- delete ----------------------------------------------------------------------------------------
 
     def delete(self, version: str, ident: str, *, if_match: str | None, base_url: str,
                correlation_id: str | None) -> None:
-        model = self.spec.model
         with self.db.transaction() as session:
-            statement = select(model).where(model.id == ident)
-            if self.db.dialect == "postgresql":
-                statement = statement.with_for_update()
-            row = session.execute(statement).scalar_one_or_none()
-            if row is None:
-                raise not_found(self.spec.name, ident)
-            check_if_match(if_match, row.version)
+            row = self._locked_row(session, ident, if_match)
             doc = row.doc
             session.delete(row)
             self._count(session, -1)
