@@ -24,6 +24,7 @@ class FastRead:
         compiled = statement.compile(dialect=engine.dialect)
         self.defaults = dict(compiled.params)
         self.postgresql = engine.dialect.name == "postgresql"
+        self._dbapi = engine.dialect.loaded_dbapi
         if self.postgresql:
             order: list[str] = []
 
@@ -57,8 +58,10 @@ class FastRead:
                     return cursor.fetchall()
                 finally:
                     cursor.close()
-            except self.db.read_engine.dialect.loaded_dbapi.OperationalError:
-                _held.drop(self.db)  # the server went away or restarted: one retry on a fresh connection
+            except self._dbapi.Error:
+                # The connection broke (server restart, idle timeout, closed): one retry on a fresh one. A
+                # plain SELECT is safe to repeat, and a real error simply happens again.
+                _held.drop(self.db)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
