@@ -107,3 +107,51 @@ def release_all(db) -> None:
 
 
 _held = _PerThread()
+
+
+class DynamicReads:
+    """Ad-hoc SELECTs (filtered pages, counts) on PostgreSQL, run on the held driver connection.
+
+    SQLAlchemy builds and compiles them (compiled forms are cached by statement shape, as SQLAlchemy itself
+    does); only its execution and result layers are skipped, which cost more than the query on short reads.
+    Values go to psycopg2 as they are; JSON columns come back decoded by the driver. Other databases, whose
+    drivers need SQLAlchemy's value conversions, use the ordinary path.
+    """
+
+    def __init__(self, db, size: int = 512):
+        self.db = db
+        self.direct = db.read_engine.dialect.name == "postgresql"
+        self._dialect = db.read_engine.dialect
+        self._compiled: dict = {}
+        self._size = size
+        self._dbapi = db.read_engine.dialect.loaded_dbapi
+
+    def rows(self, statement) -> list[tuple]:
+        if not self.direct:
+            with self.db.read() as connection:
+                return [tuple(row) for row in connection.execute(statement).all()]
+        if len(self._compiled) >= self._size:
+            self._compiled.clear()
+        # SQLAlchemy's own compile-with-cache: the compiled form is shared by statements of one shape and
+        # this call's values come back separately.
+        compiled, extracted, _, _ = statement._compile_w_cache(
+            self._dialect, compiled_cache=self._compiled, column_keys=[])
+        params = compiled.construct_params(extracted_parameters=extracted)
+        sql = compiled.string
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            expanded = compiled._process_parameters_for_postcompile(params)  # IN lists
+            sql, params = expanded.statement, expanded.parameters
+        for attempt in (1, 2):
+            connection = _held.connection(self.db)
+            try:
+                cursor = connection.dbapi.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall()
+                finally:
+                    cursor.close()
+            except self._dbapi.Error:
+                _held.drop(self.db)  # see FastRead.rows
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.db.engine import Database
-from tmf_oss.db.fast_read import FastRead
+from tmf_oss.db.fast_read import DynamicReads, FastRead
 from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
@@ -92,6 +92,7 @@ class Collection:
         # Built once: constructing statements per request shows up in profiles of the hot read paths.
         self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}
         self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)
+        self._reads = DynamicReads(db)
         # Filtered counts by query, each valid for the generation it was taken at (exact, never stale).
         self._counts = BoundedCache(1024)
         self._fast_retrieve = {
@@ -166,27 +167,25 @@ class Collection:
         page_keys = page_keys.order_by(*order, model.seq).offset(offset).limit(limit)
         columns = [model.id, body_column if body_column is not None else model.doc, kept]
         statement = select(*columns).where(model.seq.in_(page_keys.scalar_subquery())).order_by(*order, model.seq)
-        with self.db.read() as connection:
-            rows = connection.execute(statement).all()
-            kept_value = rows[0].kept if rows else None
-            if where is None and kept_value is not None:
-                total = kept_value
-            else:
-                key = (tuple(sorted(conditions, key=repr)), jsonpath_filter)
-                total = self._total(connection, where, offset, limit, len(rows), key, kept_value)
-            if body_column is not None:
-                items = self._stored_bodies(connection, served, base_url, rows)
-            else:
-                items = [orjson.dumps(self.render(served, base_url, ident, doc, selection))
-                         for ident, doc, *_ in rows]
+        rows = self._reads.rows(statement)
+        kept_value = rows[0][2] if rows else None
+        if where is None and kept_value is not None:
+            total = kept_value
+        else:
+            key = (tuple(sorted(conditions, key=repr)), jsonpath_filter)
+            total = self._total(where, offset, limit, len(rows), key, kept_value)
+        if body_column is not None:
+            items = self._stored_bodies(served, base_url, rows)
+        else:
+            items = [orjson.dumps(self.render(served, base_url, ident, doc, selection)) for ident, doc, _ in rows]
         return Page(b"[" + b",".join(items) + b"]", len(items), total)
 
-    def _stored_bodies(self, connection, served: ServedVersion, base_url: str, rows) -> list[bytes]:
+    def _stored_bodies(self, served: ServedVersion, base_url: str, rows) -> list[bytes]:
         missing = [ident for ident, body, *_ in rows if body is None]
         docs = {}
         if missing:  # written before this version's column existed: render from the document
             model = self.spec.model
-            docs = dict(connection.execute(select(model.id, model.doc).where(model.id.in_(missing))).all())
+            docs = dict(self._reads.rows(select(model.id, model.doc).where(model.id.in_(missing))))
         return [self._with_identity(served, base_url, ident, body) if body is not None
                 else orjson.dumps(self.render(served, base_url, ident, docs[ident]))
                 for ident, body, *_ in rows]
@@ -226,13 +225,13 @@ class Collection:
             keys.append(sign + ".".join(canonical))
         return ",".join(keys)
 
-    def _total(self, connection, where, offset: int, limit: int, returned: int, key, generation) -> int:
+    def _total(self, where, offset: int, limit: int, returned: int, key, generation) -> int:
         if limit and (0 < returned < limit or (returned == 0 and offset == 0)):
             return offset + returned  # the page ends before the limit: the total is known without counting
         if where is None:
-            total = connection.execute(self._count_statement).scalar_one_or_none()
-            if total is not None:
-                return total
+            found = self._reads.rows(self._count_statement)
+            if found:
+                return found[0][0]
         cached = self._counts.get(key)
         if cached is not None and generation is not None and cached[0] == generation:
             return cached[1]
@@ -241,7 +240,7 @@ class Collection:
         statement = select(func.count(), generation_now).select_from(self.spec.model)
         if where is not None:
             statement = statement.where(where)
-        total, counted_at = connection.execute(statement).one()
+        total, counted_at = self._reads.rows(statement)[0]
         if counted_at is not None:
             self._counts.put(key, (counted_at, total))
         return total
