@@ -101,14 +101,7 @@ class ExtensionRegistry:
         return info
 
     def _find(self, path: tuple[str, ...]) -> AttributeInfo | None:
-        info = self._known.get(path)
-        if info is not None:
-            return info
-        for cut in range(len(path) - 1, 0, -1):
-            parent = self._known.get(path[:cut])
-            if parent is not None and parent.kind == "any":
-                return AttributeInfo("any", parent.arrays + (False,) * (len(path) - cut))
-        return None
+        return AttributeCatalog(self._known).lookup(path)
 
     def _reload(self) -> None:
         with self.db.read() as connection:
