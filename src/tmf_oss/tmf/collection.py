@@ -6,7 +6,6 @@ version mapping, polymorphism, filtering, paging, fields, PATCH, ETag/If-Match, 
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -22,9 +21,11 @@ from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
 from tmf_oss.tmf.errors import TmfError, bad_request, not_found
+from tmf_oss.tmf.etags import check_if_match, etag
 from tmf_oss.tmf.extensions import ExtendedCatalog, discover
 from tmf_oss.tmf.fields import Selection, select_fields
 from tmf_oss.tmf.jsonpath_filter import compile_filter
+from tmf_oss.tmf.lru import BoundedCache
 from tmf_oss.tmf.patch import PatchError, apply_patch, media_kind
 from tmf_oss.tmf.polymorphism import TypeFamily
 from tmf_oss.tmf.query import RESERVED, Condition, parse_conditions, parse_instant
@@ -409,44 +410,8 @@ class Collection:
         wake_up.notify()
 
 
-class BoundedCache:
-    """A small LRU map; one per collection and process."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, key):
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key, value) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-
 def _scalar(value):
     return value if isinstance(value, (str, int, float)) or value is None else str(value)
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def check_if_match(if_match: str | None, version: int) -> None:
-    """RFC 9110 If-Match: '*' or a list of entity tags, one of which must be the current one."""
-    if if_match is None:
-        return
-    tags = [tag.strip() for tag in if_match.split(",")]
-    current = etag(version)
-    if "*" in tags or any(tag.removeprefix("W/") == current for tag in tags):
-        return
-    raise TmfError(412, "Precondition failed", f"If-Match {if_match} does not match the current ETag {current}",
-                   headers={"ETag": current})
 
 
 def now_text() -> str:
