@@ -4,6 +4,11 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import warnings
+
+# connexion imports starlette's test client at start-up, which warns about its HTTP client on every server
+# start; it is not used when serving.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
 from contextlib import asynccontextmanager
 
 import connexion
