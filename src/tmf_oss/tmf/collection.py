@@ -154,7 +154,7 @@ class Collection:
         body_column = self._body_columns.get(version) if selection is None else None
         if where is None and not order and body_column is not None and limit:
             rows = self._fast_page[version].rows(limit=limit, offset=offset)
-            if rows and all(body is not None for _, body, _ in rows):
+            if rows and rows[0][2] is not None and all(body is not None for _, body, _ in rows):
                 items = [self._with_identity(served, base_url, ident, body) for ident, body, _ in rows]
                 return Page(b"[" + b",".join(items) + b"]", len(items), rows[0][2])
         # The kept count (unfiltered) or the generation (filtered) comes with the page: one round trip.
