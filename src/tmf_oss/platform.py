@@ -118,12 +118,12 @@ def merge_catalogs(catalogs: dict[str, AttributeCatalog], canonical_version: str
     (stored as they are, e.g. v4 resourceStatus) under their canonical path."""
     if canonical_version not in catalogs:
         canonical_version = next(iter(catalogs))
-    entries = dict(catalogs[canonical_version]._entries)
+    entries = catalogs[canonical_version].entries()
     for version, catalog in catalogs.items():
         if version == canonical_version:
             continue
         view = views[version]
-        for path, info in catalog._entries.items():
+        for path, info in catalog.entries().items():
             canonical_path = view.canonical_condition(Condition(path, "eq", ())).path
             if canonical_path not in entries and entries.get(canonical_path[:1]) is None:
                 entries[canonical_path] = info

@@ -20,6 +20,7 @@ from tmf_oss.events.envelope import envelope
 from tmf_oss.events.model import HubSubscription, OutboxEvent
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.events.subscriptions import hub_conditions
+from tmf_oss.tmf.lru import BoundedCache
 from tmf_oss.tmf.query import matches
 
 log = logging.getLogger("tmf_oss.dispatcher")
@@ -38,6 +39,8 @@ class Dispatcher:
         self.platform = platform
         self.db = platform.db
         self.client = httpx.Client(timeout=timeout, headers={"Content-Type": "application/json"})
+        # One event goes to many subscriptions: render it once per API version, not once per subscription.
+        self._rendered = BoundedCache(4096)
 
     def close(self) -> None:
         self.client.close()
@@ -92,10 +95,15 @@ class Dispatcher:
         return delivered
 
     def _entity(self, event: OutboxEvent, api_version: str) -> dict:
-        collection = self.platform.collection(event.api, event.entity_name)
-        doc = dict(event.entity)
-        ident = doc.pop("id")
-        return collection.render(collection.served(api_version), event.base_url, ident, doc)
+        key = (event.seq, api_version)
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            collection = self.platform.collection(event.api, event.entity_name)
+            doc = dict(event.entity)
+            ident = doc.pop("id")
+            rendered = collection.render(collection.served(api_version), event.base_url, ident, doc)
+            self._rendered.put(key, rendered)
+        return rendered
 
     def _post(self, callback: str, body: dict) -> str | None:
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tmf_oss.db.base import Base, JsonDocument, SurrogateKey, UtcDateTime, utcnow
@@ -43,14 +43,3 @@ class OutboxEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_outbox_event_api_seq", "api", "seq"),)
-
-
-class CollectionCount(Base):
-    """Per collection, kept in every writing transaction: the exact row count (unfiltered lists need no
-    COUNT(*)) and a generation that changes with every write (a filtered count stays valid while it holds)."""
-
-    __tablename__ = "collection_count"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    total: Mapped[int] = mapped_column(BigInteger, default=0)
-    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))

@@ -34,6 +34,9 @@ class AttributeCatalog:
                 return None
         return None
 
+    def entries(self) -> dict[tuple[str, ...], AttributeInfo]:
+        return dict(self._entries)
+
     def top_level(self) -> set[str]:
         return {path[0] for path in self._entries}
 

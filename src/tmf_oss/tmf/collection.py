@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.db.engine import Database
 from tmf_oss.db.fast_read import DynamicReads, FastRead
-from tmf_oss.events.model import CollectionCount
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
+from tmf_oss.tmf.counts import CollectionCount
 from tmf_oss.tmf.errors import TmfError, bad_request, not_found
 from tmf_oss.tmf.etags import check_if_match, etag
 from tmf_oss.tmf.extensions import ExtendedCatalog, discover

@@ -148,7 +148,7 @@ class ExtendedCatalog(AttributeCatalog):
     """The standard's attributes first, then the extensions clients have stored."""
 
     def __init__(self, base: AttributeCatalog, registry: ExtensionRegistry):
-        super().__init__(base._entries)
+        super().__init__(base.entries())
         self.base = base
         self.registry = registry
 
