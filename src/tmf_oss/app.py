@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tmf_oss.config import Settings
+from tmf_oss.events.admin_api import admin_routes
 from tmf_oss.events.hub_api import HubHandlers
 from tmf_oss.events.subscriptions import Subscriptions
 from tmf_oss.platform import SPECS_DIR, Platform
@@ -143,6 +144,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 pythonic_params=False,
             )
     app.add_url_rule("/", "index", _index_handler(platform), methods=["GET"])
+    if settings.admin_api:
+        for path, name, handler, methods in admin_routes(platform.db):
+            app.add_url_rule(path, name, handler, methods=methods)
     app.add_error_handler(TmfError, _on_tmf_error)
     app.add_error_handler(ProblemException, _on_problem)
     app.add_error_handler(HTTPException, _on_http_exception)

@@ -1,6 +1,7 @@
 """The `tmf-oss` command: serve the APIs, run background work, manage the database."""
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -65,20 +66,100 @@ def serve(ctx, host, port, database_url, workers, public_base_url, dispatcher, m
 def worker(ctx, database_url) -> None:
     """Run the background work (event delivery) without serving HTTP. Several may run on PostgreSQL."""
     settings = _settings(ctx, database_url=database_url)
-    from tmf_oss.events.dispatcher import run_in_thread
+    from tmf_oss.events.loop import start_dispatch_loop
     from tmf_oss.platform import Platform
 
     platform = Platform(settings)
-    thread, stop = run_in_thread(platform, interval=settings.dispatch_interval_seconds,
-                                 timeout=settings.delivery_timeout_seconds)
+    loop = start_dispatch_loop(platform)
     finished = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: finished.set())
-    click.echo("tmf-oss worker running; Ctrl-C to stop")
+    click.echo(f"tmf-oss worker {loop.owner} delivering events; Ctrl-C to stop")
     finished.wait()
-    stop.set()
-    thread.join(timeout=10)
+    loop.close()
     platform.close()
+
+
+@main.group()
+def events() -> None:
+    """Event delivery: its state per hub subscription, the parked (dead-letter) list, replays."""
+
+
+def _database(ctx: click.Context, database_url: str | None):
+    from tmf_oss.db.engine import Database
+
+    return Database(_settings(ctx.find_root(), database_url=database_url).database_url)
+
+
+@events.command("status")
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--subscription", default=None, help="Only this hub subscription id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table")
+@click.pass_context
+def events_status(ctx, database_url, subscription, as_json) -> None:
+    """Per subscription: pending, delivered, failed attempts, parked, age of the oldest pending event."""
+    from tmf_oss.events.status import delivery_state
+
+    states = delivery_state(_database(ctx, database_url), subscription)
+    if as_json:
+        click.echo(json.dumps([state.as_dict() for state in states], indent=2))
+        return
+    click.echo(f"{'subscription':36}  {'api':7} {'ver':3} {'pending':>8} {'oldest s':>9} {'delivered':>10} "
+               f"{'failed':>7} {'parked':>7}  last error")
+    for s in states:
+        age = "-" if s.oldest_pending_age_seconds is None else f"{s.oldest_pending_age_seconds:.1f}"
+        click.echo(f"{s.id:36}  {s.api:7} {s.version:3} {s.pending:>8} {age:>9} {s.delivered:>10} "
+                   f"{s.failed_attempts:>7} {s.parked:>7}  {s.last_error or ''}")
+
+
+@events.command("parked")
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--subscription", default=None, help="Only this hub subscription id")
+@click.option("--state", type=click.Choice(["parked", "replay", "replayed", "all"]), default="parked",
+              show_default=True)
+@click.pass_context
+def events_parked(ctx, database_url, subscription, state) -> None:
+    """List parked deliveries (events a callback did not accept within the retry policy), as JSON."""
+    from tmf_oss.events.status import parked_deliveries
+
+    rows = parked_deliveries(_database(ctx, database_url), subscription_id=subscription,
+                             state=None if state == "all" else state)
+    click.echo(json.dumps(rows, indent=2))
+
+
+@events.command("replay")
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--subscription", default=None, help="Replay this subscription's parked events")
+@click.option("--event", "event_ids", multiple=True, help="Replay this event id (repeatable)")
+@click.option("--all", "everything", is_flag=True, help="Replay every parked event")
+@click.pass_context
+def events_replay(ctx, database_url, subscription, event_ids, everything) -> None:
+    """Ask the dispatcher to try parked deliveries again (each once, before the subscription's newer events)."""
+    from tmf_oss.events.status import request_replay
+    from tmf_oss.tmf.errors import TmfError
+
+    try:
+        marked = request_replay(_database(ctx, database_url), subscription_id=subscription,
+                                event_ids=list(event_ids) or None, everything=everything)
+    except TmfError as exc:
+        raise click.UsageError(exc.message) from None
+    click.echo(f"{marked} parked deliveries queued for replay")
+
+
+@events.command("prune")
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--older-than", type=float, default=None,
+              help="Seconds; default: the retention setting [TMF_OSS_OUTBOX_RETENTION_SECONDS]")
+@click.pass_context
+def events_prune(ctx, database_url, older_than) -> None:
+    """Remove delivered events older than the retention (workers also do this every few minutes)."""
+    from datetime import timedelta
+
+    from tmf_oss.events.status import prune_outbox
+
+    settings = _settings(ctx.find_root(), database_url=database_url)
+    seconds = settings.outbox_retention_seconds if older_than is None else older_than
+    click.echo(f"{prune_outbox(_database(ctx, database_url), timedelta(seconds=seconds))} events removed")
 
 
 @main.group()

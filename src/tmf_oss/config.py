@@ -28,9 +28,29 @@ class Settings:
     validate_responses: bool = False
     # Run the event dispatcher inside `serve` (the embedded default); production runs `tmf-oss worker`.
     run_dispatcher: bool = True
+    # Whether hub callbacks may point at private, loopback or link-local addresses. On by default so the
+    # embedded default works on one machine; turn it off on a server that accepts hubs from outside.
     allow_private_callbacks: bool = True
+    # Where events go: "listener" POSTs to {callback}/listener/{eventName} as the TMF listener API describes;
+    # "callback" POSTs to the callback URL exactly as registered.
+    callback_style: str = "listener"
     delivery_timeout_seconds: float = 5.0
-    dispatch_interval_seconds: float = 0.2
+    # Fallback poll; commits in this process (and NOTIFY on PostgreSQL) wake the dispatcher at once.
+    dispatch_interval_seconds: float = 1.0
+    # Subscriptions served at once by one dispatcher process; a slow callback holds one of these, no more.
+    delivery_concurrency: int = 16
+    # Retries: exponential backoff with full jitter from this base, capped; then the event is parked.
+    delivery_backoff_base_seconds: float = 0.5
+    delivery_backoff_max_seconds: float = 300.0
+    delivery_max_attempts: int = 12
+    delivery_max_age_seconds: float = 86400.0
+    # A dispatcher holds a subscription for this long per claim (renewed while it works); a crashed
+    # dispatcher's subscriptions are taken over once it runs out.
+    delivery_lease_seconds: float = 30.0
+    # Delivered events older than this are removed from the outbox (parked ones are kept).
+    outbox_retention_seconds: float = 7 * 86400.0
+    # /metrics and /admin/v1/... (delivery state, parked events, replay).
+    admin_api: bool = True
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 

@@ -9,12 +9,10 @@ log = logging.getLogger("tmf_oss.server")
 
 
 def _start_dispatcher(settings: Settings):
-    from tmf_oss.events.dispatcher import run_in_thread
+    from tmf_oss.events.loop import start_dispatch_loop
     from tmf_oss.platform import Platform
 
-    platform = Platform(settings)
-    return run_in_thread(platform, interval=settings.dispatch_interval_seconds,
-                         timeout=settings.delivery_timeout_seconds)
+    return start_dispatch_loop(Platform(settings))
 
 
 def run(settings: Settings) -> None:
@@ -24,10 +22,13 @@ def run(settings: Settings) -> None:
         from tmf_oss.app import create_app
 
         app = create_app(settings)
-        if settings.run_dispatcher:
-            _start_dispatcher(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                    access_log=False, lifespan="on")
+        dispatch_loop = _start_dispatcher(settings) if settings.run_dispatcher else None
+        try:
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                        access_log=False, lifespan="on")
+        finally:
+            if dispatch_loop is not None:
+                dispatch_loop.close()
         return
     _run_gunicorn(settings)
 
@@ -65,5 +66,7 @@ def _run_gunicorn(settings: Settings) -> None:
 
 
 def _dispatch_forever(settings: Settings) -> None:
-    thread, _stop = _start_dispatcher(settings)
-    thread.join()
+    import threading
+
+    _start_dispatcher(settings)
+    threading.Event().wait()  # the parent terminates this process

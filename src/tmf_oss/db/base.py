@@ -30,6 +30,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; we always write them in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
 def rfc3339(moment: datetime | None) -> str | None:
     """UTC, millisecond precision, 'Z' suffix: the one timestamp format we emit."""
     if moment is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tmf_oss.events.model import OutboxEvent
@@ -25,6 +26,11 @@ class WakeUp:
 
 wake_up = WakeUp()
 
+# On PostgreSQL every transaction that writes events also sends a NOTIFY on this channel (delivered at commit,
+# never for a rolled-back transaction), so dispatchers in other processes start at once.
+NOTIFY_CHANNEL = "tmf_oss_outbox"
+_NOTIFIED = "tmf_oss_outbox_notified"
+
 
 def emit(session: Session, *, api: str, event_type: str, entity_name: str, entity: dict, base_url: str,
          correlation_id: str | None) -> OutboxEvent:
@@ -39,4 +45,7 @@ def emit(session: Session, *, api: str, event_type: str, entity_name: str, entit
         entity=entity,
     )
     session.add(event)
+    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        session.info[_NOTIFIED] = True
     return event

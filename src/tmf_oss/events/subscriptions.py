@@ -6,10 +6,10 @@ import socket
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tmf_oss.db.engine import Database
-from tmf_oss.events.model import HubSubscription, OutboxEvent
+from tmf_oss.events.model import HubSubscription, OutboxEvent, ParkedDelivery
 from tmf_oss.tmf.errors import bad_request, not_found
 from tmf_oss.tmf.query import Condition, parse_conditions, validate_regex
 
@@ -85,6 +85,8 @@ class Subscriptions:
     def remove(self, api: str, ident: str) -> None:
         with self.db.transaction() as session:
             session.delete(_find(session, api, ident))
+            # Its parked events have nowhere left to go.
+            session.execute(delete(ParkedDelivery).where(ParkedDelivery.subscription_id == ident))
 
 
 def _find(session, api: str, ident: str) -> HubSubscription:

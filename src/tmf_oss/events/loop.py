@@ -1,0 +1,117 @@
+"""Keeps a Dispatcher busy: claims subscriptions whenever a slot is free and serves them side by side.
+
+A callback that hangs holds one slot for one timeout; the other slots keep delivering. The loop sleeps until
+something happens: a commit in this process, a NOTIFY from another process on PostgreSQL, a finished
+subscription, or the fallback poll interval.
+"""
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from tmf_oss.events.dispatcher import Claim, Dispatcher
+from tmf_oss.events.outbox import NOTIFY_CHANNEL, wake_up
+from tmf_oss.events.status import prune_outbox
+
+log = logging.getLogger("tmf_oss.dispatcher")
+
+PRUNE_EVERY_SECONDS = 300.0
+
+
+class DispatchLoop:
+    def __init__(self, platform, *, owner: str | None = None, settings=None):
+        settings = settings or platform.settings
+        self.platform = platform
+        self.dispatcher = Dispatcher(platform, owner=owner, settings=settings)
+        self.concurrency = max(1, settings.delivery_concurrency)
+        self.interval = settings.dispatch_interval_seconds
+        self.retention = timedelta(seconds=settings.outbox_retention_seconds)
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tmf-oss-delivery")
+        self._active: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def owner(self) -> str:
+        return self.dispatcher.owner
+
+    def start(self) -> "DispatchLoop":
+        self._threads.append(threading.Thread(target=self._run, name="tmf-oss-dispatcher", daemon=True))
+        if self.platform.db.dialect == "postgresql":
+            self._threads.append(threading.Thread(target=self._listen, name="tmf-oss-notify", daemon=True))
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        wake_up.notify()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.dispatcher.close()
+
+    def _run(self) -> None:
+        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+        while not self._stop.is_set():
+            with self._lock:
+                free = self.concurrency - len(self._active)
+            if free > 0:
+                try:
+                    for claim in self.dispatcher.claim(free):
+                        with self._lock:
+                            self._active.add(claim.seq)
+                        self._pool.submit(self._serve, claim)
+                except Exception:  # keep going through a database restart
+                    log.exception("claiming subscriptions failed")
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                try:
+                    prune_outbox(self.platform.db, self.retention)
+                except Exception:
+                    log.exception("pruning the outbox failed")
+            wake_up.wait(self.interval)
+
+    def _serve(self, claim: Claim) -> None:
+        try:
+            self.dispatcher.serve(claim)
+        except Exception:
+            log.exception("serving subscription %s failed", claim.id)
+        finally:
+            with self._lock:
+                self._active.discard(claim.seq)
+            wake_up.notify()
+
+    def _listen(self) -> None:
+        """Wake up on NOTIFY: commits made by other processes (API workers) reach us without polling."""
+        while not self._stop.is_set():
+            connection = None
+            try:
+                raw = self.platform.db.engine.raw_connection()
+                raw.detach()
+                connection = raw.driver_connection
+                connection.autocommit = True
+                with connection.cursor() as cursor:
+                    cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                while not self._stop.is_set():
+                    readable, _, _ = select.select([connection], [], [], 1.0)
+                    if readable:
+                        connection.poll()
+                        if connection.notifies:
+                            connection.notifies.clear()
+                            wake_up.notify()
+            except Exception:
+                log.exception("listening for outbox notifications failed; retrying")
+                self._stop.wait(self.interval)
+            finally:
+                if connection is not None:
+                    connection.close()
+
+
+def start_dispatch_loop(platform, *, owner: str | None = None, settings=None) -> DispatchLoop:
+    return DispatchLoop(platform, owner=owner, settings=settings).start()
