@@ -12,14 +12,9 @@ import httpx
 import pytest
 
 from tests.api.helpers import V4, V5, Listener
+from tests.e2e.processes import TmfOssProcess
 from tests.conftest import truncate_all
 from tmf_oss.config import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tmf_oss(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -31,28 +26,9 @@ def tmf_oss(*args: str, env: dict | None = None, **kwargs) -> subprocess.Complet
 def server(database_url, tmp_path):
     """`tmf-oss serve` as a separate process; configured through TMF_OSS_* variables."""
     truncate_all(database_url)
-    port = free_port()
-    env = {**os.environ, "TMF_OSS_DATABASE_URL": database_url, "TMF_OSS_PORT": str(port),
-           "TMF_OSS_LOG_LEVEL": "warning", "TMF_OSS_DISPATCH_INTERVAL_SECONDS": "0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "tmf_oss.cli", "serve"], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}{V5}/resource?limit=1", timeout=1)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise RuntimeError(process.stdout.read().decode())
-            time.sleep(0.2)
-    yield base
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    process = TmfOssProcess(["serve"], database_url, tmp_path).wait_until_serving()
+    yield process.base
+    process.stop()
 
 
 def test_serve_delivers_events_to_a_loopback_listener(server):
@@ -86,7 +62,7 @@ def test_forwarded_headers_shape_hrefs(server):
 def test_help_explains_every_command():
     top = tmf_oss("--help")
     assert top.returncode == 0
-    for command in ("serve", "worker", "db"):
+    for command in ("serve", "worker", "db", "events"):
         assert command in top.stdout
         assert tmf_oss(command, "--help").returncode == 0
     serve_help = tmf_oss("serve", "--help").stdout
@@ -101,7 +77,7 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "head" in result.stdout
     current = tmf_oss("db", "current", "--database-url", url)
-    assert "0001" in current.stdout + current.stderr
+    assert "(head)" in current.stdout + current.stderr
 
 
 def test_settings_from_environment():

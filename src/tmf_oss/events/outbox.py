@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -26,14 +27,21 @@ class WakeUp:
 
 wake_up = WakeUp()
 
-# On PostgreSQL every transaction that writes events also sends a NOTIFY on this channel (delivered at commit,
-# never for a rolled-back transaction), so dispatchers in other processes start at once.
 NOTIFY_CHANNEL = "tmf_oss_outbox"
-_NOTIFIED = "tmf_oss_outbox_notified"
+_OUTBOX_LOCK = 639_0001  # any constant: one transaction-scoped advisory lock guards the outbox sequence
+_PENDING = "tmf_oss_pending_events"
+# Events are written at commit time, after the outbox lock (PostgreSQL), which is held until the transaction
+# ends. Event seqs are then handed out in commit order: a dispatcher that has seen seq N can never later see a
+# smaller one commit, so moving a cursor past N skips nothing. Taking the lock as the transaction's last step
+# keeps the serialised part short and out of any lock-order cycle. (On SQLite writers are serialised anyway.)
+# The same statement sends a NOTIFY (delivered at commit, never on rollback) so dispatchers in other processes
+# start at once.
+_LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock({_OUTBOX_LOCK}); NOTIFY {NOTIFY_CHANNEL}")
 
 
 def emit(session: Session, *, api: str, event_type: str, entity_name: str, entity: dict, base_url: str,
          correlation_id: str | None) -> OutboxEvent:
+    """Record an event of the session's transaction: written when, and only if, the transaction commits."""
     event = OutboxEvent(
         event_id=str(uuid.uuid4()),
         api=api,
@@ -44,8 +52,20 @@ def emit(session: Session, *, api: str, event_type: str, entity_name: str, entit
         base_url=base_url,
         entity=entity,
     )
-    session.add(event)
-    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        session.info[_NOTIFIED] = True
+    session.info.setdefault(_PENDING, []).append(event)
     return event
+
+
+@sqlalchemy_event.listens_for(Session, "before_commit")
+def _write_pending_events(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK_AND_NOTIFY)
+    session.add_all(pending)  # flushed by the commit, in emit order
+
+
+@sqlalchemy_event.listens_for(Session, "after_rollback")
+def _drop_pending_events(session: Session) -> None:
+    session.info.pop(_PENDING, None)
