@@ -48,7 +48,7 @@ def test_listener_down_for_a_while_then_back_gets_everything_once_in_order(clien
             dispatcher.run_once()  # every attempt is refused: nothing moves
         state = delivery_state(app.platform.db, subscription)[0]
         assert state.pending == 6 and state.delivered == 0 and state.failed_attempts >= 1
-        assert state.retrying >= 1 and "Connection" in state.last_error
+        assert state.retrying >= 1 and "ConnectionRefused" in state.last_error
         assert state.oldest_pending_age_seconds is not None and state.oldest_pending_age_seconds >= 0
         listener.up()
         got = deliver(app, 6, listener)

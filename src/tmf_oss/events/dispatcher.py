@@ -12,19 +12,22 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import Integer, String, Text, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from tmf_oss.db.base import as_utc, utcnow
+from tmf_oss.db.base import UtcDateTime, as_utc, utcnow
 from tmf_oss.events.delivery import RetryPolicy, Sender, target_url
 from tmf_oss.events.envelope import envelope
 from tmf_oss.events.model import PARKED, REPLAY, REPLAYED, HubSubscription, OutboxEvent, ParkedDelivery
+from tmf_oss.events.recent import COLUMNS as EVENT_COLUMNS
+from tmf_oss.events.recent import RecentEvents, StoredEvent
 from tmf_oss.events.subscriptions import hub_conditions
 from tmf_oss.tmf.lru import BoundedCache
 from tmf_oss.tmf.query import matches
@@ -32,9 +35,72 @@ from tmf_oss.tmf.query import matches
 log = logging.getLogger("tmf_oss.dispatcher")
 
 BATCH = 200  # events read per query
-SAVE_EVERY = 100  # deliveries between cursor saves: the most a crash can make us post twice per subscription
+# Progress is saved after this many deliveries or this long, whichever comes first: what a crash can make us
+# post twice, per subscription.
+SAVE_EVERY = 100
+SAVE_INTERVAL = 0.25
 SUBSCRIPTIONS = HubSubscription.__table__
 PARKED_TABLE = ParkedDelivery.__table__
+
+
+def _due_subscriptions():
+    """Subscriptions nobody serves that have events after their cursor (or replays asked for) and are not
+    waiting out a backoff, least recently served first."""
+    candidate = aliased(HubSubscription)
+    now = bindparam("now", type_=UtcDateTime)
+    latest = (select(func.max(OutboxEvent.seq)).where(OutboxEvent.api == candidate.api)
+              .correlate(candidate).scalar_subquery())
+    replay_wanted = exists().where(ParkedDelivery.subscription_id == candidate.id,
+                                   ParkedDelivery.state == REPLAY).correlate(candidate)
+    return (
+        select(candidate.seq)
+        .where(or_(candidate.lease_until.is_(None), candidate.lease_until < now),
+               or_(candidate.next_attempt_at.is_(None), candidate.next_attempt_at <= now),
+               or_(candidate.delivered_seq < latest, replay_wanted))
+        .order_by(candidate.lease_until.asc().nulls_first(), candidate.seq)
+    )
+
+
+def _claim_statement():
+    """Take the lease on due subscriptions in one statement. On PostgreSQL, rows another dispatcher is claiming
+    at this moment are skipped rather than waited for (SQLite has one writer at a time anyway)."""
+    c = SUBSCRIPTIONS.c
+    candidates = _due_subscriptions().limit(bindparam("claim_limit", type_=Integer)).with_for_update(skip_locked=True)
+    replay_flag = exists().where(ParkedDelivery.subscription_id == c.id, ParkedDelivery.state == REPLAY)
+    return (
+        update(SUBSCRIPTIONS)
+        .where(c.seq.in_(candidates))
+        .values(lease_owner=bindparam("claimer", type_=String), lease_until=bindparam("claimed_until",
+                                                                                       type_=UtcDateTime))
+        .returning(c.seq, c.id, c.api, c.api_version, c.callback, c.query, c.delivered_seq, c.failures,
+                   c.first_failure_at, replay_flag)
+    )
+
+
+def _save_statement():
+    """Record a claim's progress, only while the lease is still ours."""
+    c = SUBSCRIPTIONS.c
+    return (
+        update(SUBSCRIPTIONS)
+        .where(c.seq == bindparam("b_seq"), c.lease_owner == bindparam("b_owner", type_=String))
+        .values(
+            delivered_seq=bindparam("b_cursor"), failures=bindparam("b_failures"),
+            first_failure_at=bindparam("b_first_failure", type_=UtcDateTime),
+            next_attempt_at=bindparam("b_next_attempt", type_=UtcDateTime),
+            delivered_count=c.delivered_count + bindparam("b_delivered", type_=Integer),
+            failed_count=c.failed_count + bindparam("b_failed", type_=Integer),
+            last_error=func.coalesce(bindparam("b_error", type_=Text), c.last_error),
+            last_delivered_at=func.coalesce(bindparam("b_last_delivered", type_=UtcDateTime), c.last_delivered_at),
+            lease_owner=bindparam("b_new_owner", type_=String),
+            lease_until=bindparam("b_lease_until", type_=UtcDateTime),
+        )
+    )
+
+
+# Built once: constructing these SQLAlchemy statements costs more than running them.
+ANY_DUE = _due_subscriptions().limit(1)
+CLAIM = _claim_statement()
+SAVE = _save_statement()
 
 
 def default_owner() -> str:
@@ -54,6 +120,7 @@ class Claim:
     delivered_seq: int
     failures: int
     first_failure_at: datetime | None
+    replay_wanted: bool = False
 
 
 @dataclass
@@ -72,10 +139,41 @@ class Progress:
     parked: list[dict] = field(default_factory=list)
     replayed: list[tuple[int, str | None]] = field(default_factory=list)  # (parked seq, error or None)
 
+    @property
+    def dirty(self) -> bool:
+        return bool(self.delivered or self.failed or self.parked or self.replayed)
+
     def saved(self) -> None:
         self.delivered = self.failed = 0
         self.parked = []
         self.replayed = []
+
+
+class Arrivals:
+    """Tells subscriptions a dispatcher keeps serving that new events may have committed."""
+
+    def __init__(self, linger: float = 1.0):
+        self.linger = linger
+        self.generation = 0
+        self.lingering_allowed = True  # off when other subscriptions wait for a slot
+        self._changed = threading.Condition()
+
+    def announce(self) -> None:
+        with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+
+    def release_all(self) -> None:
+        self.lingering_allowed = False
+        self.announce()
+
+    def wait_after(self, seen: int) -> bool:
+        """Wait (up to `linger`) for news after generation `seen`; False: let the subscription go."""
+        if not self.lingering_allowed:
+            return False
+        with self._changed:
+            return self._changed.wait_for(lambda: self.generation != seen or not self.lingering_allowed,
+                                          self.linger) and self.lingering_allowed
 
 
 class LeaseLost(Exception):
@@ -95,8 +193,9 @@ class Dispatcher:
         # The lease outlasts several timeouts, and progress is saved (renewing it) well before it ends.
         self.lease = timedelta(seconds=max(settings.delivery_lease_seconds, 4 * settings.delivery_timeout_seconds))
         self.work_budget = self.lease.total_seconds() / 4
-        # One event goes to many subscriptions: render it once per API version, not once per subscription.
-        self._rendered = BoundedCache(4096)
+        # One event goes to many subscriptions: read it once, render it once per API version.
+        self._recent = RecentEvents(self.db)
+        self._rendered = BoundedCache(8192)
         self._conditions = BoundedCache(1024)
 
     def close(self) -> None:
@@ -104,35 +203,17 @@ class Dispatcher:
 
     # --- claiming ----------------------------------------------------------------------------------------
 
+    def others_waiting(self) -> bool:
+        with self.db.read() as connection:
+            return connection.execute(ANY_DUE, {"now": utcnow()}).first() is not None
+
     def claim(self, limit: int) -> list[Claim]:
-        """Lease up to `limit` subscriptions that have something to deliver, least recently served first."""
+        """Lease up to `limit` subscriptions that have something to deliver."""
         now = utcnow()
-        candidate = aliased(HubSubscription)
-        latest = (select(func.max(OutboxEvent.seq)).where(OutboxEvent.api == candidate.api)
-                  .correlate(candidate).scalar_subquery())
-        replay_wanted = exists().where(ParkedDelivery.subscription_id == candidate.id,
-                                       ParkedDelivery.state == REPLAY).correlate(candidate)
-        candidates = (
-            select(candidate.seq)
-            .where(or_(candidate.lease_until.is_(None), candidate.lease_until < now),
-                   or_(candidate.next_attempt_at.is_(None), candidate.next_attempt_at <= now),
-                   or_(candidate.delivered_seq < latest, replay_wanted))
-            .order_by(candidate.lease_until.asc().nulls_first(), candidate.seq)
-            .limit(limit)
-        )
-        if self.db.dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        c = SUBSCRIPTIONS.c
-        statement = (
-            update(SUBSCRIPTIONS)
-            .where(c.seq.in_(candidates))
-            .values(lease_owner=self.owner, lease_until=now + self.lease)
-            .returning(c.seq, c.id, c.api, c.api_version, c.callback, c.query, c.delivered_seq, c.failures,
-                       c.first_failure_at)
-        )
-        with self.db.transaction() as session:
-            rows = session.execute(statement).all()
-        return [Claim(*row[:8], as_utc(row[8])) for row in sorted(rows)]
+        with self.db.engine.begin() as connection:
+            rows = connection.execute(CLAIM, {"now": now, "claim_limit": limit, "claimer": self.owner,
+                                              "claimed_until": now + self.lease}).all()
+        return [Claim(*row[:8], as_utc(row[8]), bool(row[9])) for row in sorted(rows)]
 
     # --- serving -----------------------------------------------------------------------------------------
 
@@ -140,38 +221,42 @@ class Dispatcher:
         """Serve every subscription that has work, one after another; returns the deliveries made."""
         return sum(self.serve(claim) for claim in self.claim(limit=100_000))
 
-    def serve(self, claim: Claim) -> int:
+    def serve(self, claim: Claim, arrivals: "Arrivals | None" = None) -> int:
+        """Deliver what is pending for one claimed subscription. With `arrivals`, keep the subscription a while
+        after it runs dry and deliver new events as they commit, saving progress every SAVE_INTERVAL: at a
+        steady trickle this costs a few saves per second instead of a claim and a save per event."""
         progress = Progress(cursor=claim.delivered_seq, failures=claim.failures,
                             first_failure_at=claim.first_failure_at)
-        started = time.monotonic()
+        started = last_save = time.monotonic()
         try:
             self._replay_requested(claim, progress)
             held = False
             while not held and time.monotonic() - started < self.work_budget:
+                seen = arrivals.generation if arrivals else 0
                 events = self._events_after(claim.api, progress.cursor)
                 if not events:
-                    break
+                    if arrivals is None or not arrivals.wait_after(seen):
+                        break
+                    continue
                 for event in events:
                     if not self._attempt(claim, event, progress):
                         held = True
                         break
-                    if progress.delivered >= SAVE_EVERY:
+                    now = time.monotonic()
+                    if progress.delivered >= SAVE_EVERY or (progress.dirty and now - last_save >= SAVE_INTERVAL):
                         self._save(claim, progress, keep_lease=True)
-                    if time.monotonic() - started >= self.work_budget:
+                        last_save = now
+                    if now - started >= self.work_budget:
                         break
             self._save(claim, progress, keep_lease=False)
         except LeaseLost:
             log.warning("lost subscription %s to another dispatcher; stopping", claim.id)
         return progress.total_delivered
 
-    def _events_after(self, api: str, cursor: int) -> list[OutboxEvent]:
-        with self.db.reading() as session:
-            return list(session.execute(
-                select(OutboxEvent).where(OutboxEvent.api == api, OutboxEvent.seq > cursor)
-                .order_by(OutboxEvent.seq).limit(BATCH)
-            ).scalars())
+    def _events_after(self, api: str, cursor: int) -> list[StoredEvent]:
+        return self._recent.after(api, cursor, BATCH)
 
-    def _attempt(self, claim: Claim, event: OutboxEvent, progress: Progress) -> bool:
+    def _attempt(self, claim: Claim, event: StoredEvent, progress: Progress) -> bool:
         """Deal with the event after the cursor; False when the subscription must wait before trying again."""
         try:
             body = self._body(claim, event)
@@ -215,12 +300,12 @@ class Dispatcher:
                     progress.failures, error)
         return False
 
-    def _body(self, claim: Claim, event: OutboxEvent) -> bytes | None:
-        body = envelope(event, claim.api_version, self._entity(event, claim.api_version))
+    def _body(self, claim: Claim, event: StoredEvent) -> bytes | None:
+        document, body = self._rendered_event(event, claim.api_version)
         conditions = self._conditions_for(claim.query)
-        if conditions and not matches(body, conditions):
+        if conditions and not matches(document, conditions):
             return None
-        return orjson.dumps(body)
+        return body
 
     def _conditions_for(self, query: str | None):
         if not query:
@@ -231,32 +316,38 @@ class Dispatcher:
             self._conditions.put(query, conditions)
         return conditions
 
-    def _entity(self, event: OutboxEvent, api_version: str) -> dict:
+    def _rendered_event(self, event: StoredEvent, api_version: str) -> tuple[dict, bytes]:
+        """The envelope in the hub's version (for its query) and its serialised body."""
         key = (event.seq, api_version)
         rendered = self._rendered.get(key)
         if rendered is None:
             collection = self.platform.collection(event.api, event.entity_name)
             doc = dict(event.entity)
             ident = doc.pop("id")
-            rendered = collection.render(collection.served(api_version), event.base_url, ident, doc)
+            entity = collection.render(collection.served(api_version), event.base_url, ident, doc)
+            document = envelope(event, api_version, entity)
+            rendered = (document, orjson.dumps(document))
             self._rendered.put(key, rendered)
         return rendered
 
     def _replay_requested(self, claim: Claim, progress: Progress) -> None:
         """Parked events an operator asked to replay go first, each tried once."""
-        with self.db.reading() as session:
-            wanted = session.execute(
-                select(ParkedDelivery.seq, OutboxEvent)
+        if not claim.replay_wanted:
+            return
+        with self.db.read() as connection:
+            wanted = connection.execute(
+                select(ParkedDelivery.seq, *EVENT_COLUMNS)
                 .join(OutboxEvent, OutboxEvent.seq == ParkedDelivery.event_seq, isouter=True)
                 .where(ParkedDelivery.subscription_id == claim.id, ParkedDelivery.state == REPLAY)
                 .order_by(ParkedDelivery.event_seq).limit(BATCH)
             ).all()
-        for parked_seq, event in wanted:
-            if event is None:
+        for parked_seq, *columns in wanted:
+            if columns[0] is None:
                 progress.replayed.append((parked_seq, "the event is no longer in the outbox"))
                 continue
+            event = StoredEvent(*columns)
             try:
-                body = orjson.dumps(envelope(event, claim.api_version, self._entity(event, claim.api_version)))
+                body = self._rendered_event(event, claim.api_version)[1]
             except Exception as exc:
                 progress.replayed.append((parked_seq, f"cannot render the event: {exc}"))
                 continue
@@ -271,31 +362,23 @@ class Dispatcher:
 
     def _save(self, claim: Claim, progress: Progress, *, keep_lease: bool) -> None:
         now = utcnow()
-        c = SUBSCRIPTIONS.c
-        values = {
-            "delivered_seq": progress.cursor, "failures": progress.failures,
-            "first_failure_at": progress.first_failure_at, "next_attempt_at": progress.next_attempt_at,
-            "delivered_count": c.delivered_count + progress.delivered,
-            "failed_count": c.failed_count + progress.failed,
+        params = {
+            "b_seq": claim.seq, "b_owner": self.owner, "b_cursor": progress.cursor, "b_failures": progress.failures,
+            "b_first_failure": progress.first_failure_at, "b_next_attempt": progress.next_attempt_at,
+            "b_delivered": progress.delivered, "b_failed": progress.failed,
+            "b_error": progress.last_error, "b_last_delivered": progress.last_delivered_at,
             # Released leases keep their time: claims go to the least recently served subscriptions first.
-            "lease_owner": self.owner if keep_lease else None,
-            "lease_until": now + self.lease if keep_lease else now,
+            "b_new_owner": self.owner if keep_lease else None,
+            "b_lease_until": now + self.lease if keep_lease else now,
         }
-        if progress.last_error is not None:
-            values["last_error"] = progress.last_error
-        if progress.last_delivered_at is not None:
-            values["last_delivered_at"] = progress.last_delivered_at
-        with self.db.transaction() as session:
-            saved = session.execute(
-                update(SUBSCRIPTIONS).where(c.seq == claim.seq, c.lease_owner == self.owner).values(**values)
-            ).rowcount
-            if saved != 1:
+        with self.db.engine.begin() as connection:
+            if connection.execute(SAVE, params).rowcount != 1:
                 raise LeaseLost(claim.id)
             if progress.parked:
-                session.execute(insert(PARKED_TABLE), progress.parked)
+                connection.execute(insert(PARKED_TABLE), progress.parked)
             for parked_seq, error in progress.replayed:
                 outcome = ({"state": REPLAYED, "replayed_at": now} if error is None
                            else {"state": PARKED, "last_error": error[:1000]})
-                session.execute(update(PARKED_TABLE).where(PARKED_TABLE.c.seq == parked_seq)
-                                .values(attempts=PARKED_TABLE.c.attempts + 1, **outcome))
+                connection.execute(update(PARKED_TABLE).where(PARKED_TABLE.c.seq == parked_seq)
+                                   .values(attempts=PARKED_TABLE.c.attempts + 1, **outcome))
         progress.saved()

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from tmf_oss.db.base import rfc3339
-from tmf_oss.events.model import OutboxEvent
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tmf_oss.events.model import OutboxEvent
+    from tmf_oss.events.recent import StoredEvent
 
 
-def envelope(event: OutboxEvent, api_version: str, entity: dict) -> dict:
+def envelope(event: "OutboxEvent | StoredEvent", api_version: str, entity: dict) -> dict:
     moment = rfc3339(event.created_at)
     body = {
         "eventId": event.event_id,

@@ -13,13 +13,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from tmf_oss.events.dispatcher import Claim, Dispatcher
+from tmf_oss.events.dispatcher import Arrivals, Claim, Dispatcher
 from tmf_oss.events.outbox import NOTIFY_CHANNEL, wake_up
 from tmf_oss.events.status import prune_outbox
 
 log = logging.getLogger("tmf_oss.dispatcher")
 
 PRUNE_EVERY_SECONDS = 300.0
+WAITING_CHECK_SECONDS = 0.2
 
 
 class DispatchLoop:
@@ -35,6 +36,7 @@ class DispatchLoop:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.arrivals = Arrivals()
 
     @property
     def owner(self) -> str:
@@ -50,6 +52,7 @@ class DispatchLoop:
 
     def close(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self.arrivals.release_all()
         wake_up.notify()
         for thread in self._threads:
             thread.join(timeout)
@@ -58,28 +61,41 @@ class DispatchLoop:
 
     def _run(self) -> None:
         next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+        next_check = 0.0
         while not self._stop.is_set():
             with self._lock:
                 free = self.concurrency - len(self._active)
             if free > 0:
                 try:
-                    for claim in self.dispatcher.claim(free):
+                    claims = self.dispatcher.claim(free)
+                    # Every slot taken: others may be waiting, so served subscriptions should not linger.
+                    self.arrivals.lingering_allowed = len(claims) < free
+                    for claim in claims:
                         with self._lock:
                             self._active.add(claim.seq)
                         self._pool.submit(self._serve, claim)
                 except Exception:  # keep going through a database restart
                     log.exception("claiming subscriptions failed")
+            elif self.arrivals.lingering_allowed and time.monotonic() >= next_check:
+                # Every slot is busy: if someone else is waiting, the lingering subscriptions make room.
+                next_check = time.monotonic() + WAITING_CHECK_SECONDS
+                try:
+                    if self.dispatcher.others_waiting():
+                        self.arrivals.release_all()
+                except Exception:
+                    log.exception("checking for waiting subscriptions failed")
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 try:
                     prune_outbox(self.platform.db, self.retention)
                 except Exception:
                     log.exception("pruning the outbox failed")
-            wake_up.wait(self.interval)
+            if wake_up.wait(self.interval):
+                self.arrivals.announce()
 
     def _serve(self, claim: Claim) -> None:
         try:
-            self.dispatcher.serve(claim)
+            self.dispatcher.serve(claim, self.arrivals)
         except Exception:
             log.exception("serving subscription %s failed", claim.id)
         finally:
@@ -93,8 +109,8 @@ class DispatchLoop:
             connection = None
             try:
                 raw = self.platform.db.engine.raw_connection()
-                raw.detach()
-                connection = raw.driver_connection
+                connection = raw.dbapi_connection
+                raw.detach()  # ours for good: LISTEN state must not go back to the pool
                 connection.autocommit = True
                 with connection.cursor() as cursor:
                     cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")

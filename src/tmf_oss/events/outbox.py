@@ -20,9 +20,11 @@ class WakeUp:
     def notify(self) -> None:
         self._event.set()
 
-    def wait(self, timeout: float) -> None:
-        self._event.wait(timeout)
+    def wait(self, timeout: float) -> bool:
+        """True when woken by a notification, False when the timeout passed."""
+        woken = self._event.wait(timeout)
         self._event.clear()
+        return woken
 
 
 wake_up = WakeUp()
