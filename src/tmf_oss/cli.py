@@ -29,7 +29,10 @@ def main(ctx: click.Context, database_url: str | None, log_level: str | None) ->
 
     Every option can also be set with a TMF_OSS_<NAME> environment variable (shown in brackets).
     """
-    settings = Settings.from_env(database_url=database_url, log_level=log_level)
+    try:
+        settings = Settings.from_env(database_url=database_url, log_level=log_level)
+    except ValueError as exc:
+        raise click.UsageError(f"invalid setting: {exc}") from None
     logging.basicConfig(level=settings.log_level.upper(),
                         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s")
     ctx.obj = settings

@@ -54,6 +54,10 @@ class Settings:
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 
+    def __post_init__(self):
+        if self.callback_style not in ("listener", "callback"):
+            raise ValueError(f"callback_style must be 'listener' or 'callback', not '{self.callback_style}'")
+
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":
         environ = os.environ if environ is None else environ

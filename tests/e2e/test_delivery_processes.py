@@ -115,7 +115,9 @@ def test_two_api_processes_and_two_workers_deliver_each_event_exactly_once(datab
     try:
         apis = [TmfOssProcess(["serve", "--no-dispatcher"], database_url, tmp_path, FAST_RETRIES)
                 for _ in range(2)]
-        workers = [TmfOssProcess(["worker"], database_url, tmp_path, FAST_RETRIES) for _ in range(2)]
+        # A long poll interval: the workers learn of the API processes' commits through NOTIFY alone.
+        workers = [TmfOssProcess(["worker"], database_url, tmp_path,
+                                 {**FAST_RETRIES, "TMF_OSS_DISPATCH_INTERVAL_SECONDS": "60"}) for _ in range(2)]
         processes = apis + workers
         for api in apis:
             api.wait_until_serving()

@@ -123,7 +123,7 @@ class DispatchLoop:
                             wake_up.notify()
             except Exception:
                 log.exception("listening for outbox notifications failed; retrying")
-                self._stop.wait(self.interval)
+                self._stop.wait(min(self.interval, 1.0))
             finally:
                 if connection is not None:
                     connection.close()
