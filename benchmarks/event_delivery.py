@@ -5,8 +5,9 @@
    one hub per listener;
 2. starts the production dispatcher (`tmf-oss worker`, as a separate process);
 3. **live**: P producer processes make real changes through the TMF639 collection service (the same code as
-   POST /resource: validation, typed columns, counts, events in the same transaction) for D seconds; every
-   delivery's delay is its arrival time at the listener minus the moment the producer's commit returned;
+   POST /resource: validation, typed columns, counts, events in the same transaction; --batch changes per
+   transaction, as a discovery run commits a device's interfaces) at --rate for D seconds; every delivery's
+   delay is its arrival time at the listener minus the moment the producer's commit returned;
 4. **backlog**: with the worker stopped, the producers commit a backlog; the worker is started and the time
    from its first delivery to its last gives the dispatcher's drain rate, free of the write path's cost;
 5. both run twice: *fanout* (every hub selects every event: deliveries = events x L) and *spread* (hub i's
@@ -16,6 +17,7 @@
 Everything it starts is stopped by process group on exit; the database is dropped unless --keep-database.
 
     python benchmarks/event_delivery.py                 # PostgreSQL, 10 listeners, 10 s live, 20,000 backlog
+    python benchmarks/event_delivery.py --batch 1       # one change per transaction, as POST /resource does
     python benchmarks/event_delivery.py --quick
 """
 from __future__ import annotations
@@ -108,9 +110,9 @@ class Processes:
 # --- producers ------------------------------------------------------------------------------------------
 
 def produce(database_url: str, prefix: str, groups: int, duration: float | None, count: int | None,
-            rate: float | None, results) -> None:
-    """One producer process: real creates through the collection service, paced to `rate` per second when
-    given; reports (name, commit time) for each."""
+            rate: float | None, batch: int, results) -> None:
+    """One producer process: real creates through the collection service, `batch` per transaction, paced to
+    `rate` changes per second when given; reports (name, commit time) for each."""
     from tmf_oss.config import Settings
     from tmf_oss.platform import Platform
 
@@ -125,24 +127,27 @@ def produce(database_url: str, prefix: str, groups: int, duration: float | None,
             pause = started + index / rate - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        name = f"{prefix}{index:07}"
-        collection.create("v5", {"@type": "LogicalResource", "name": name, "description": f"group-{index % groups}",
-                                 "operationalState": "enabled"},
-                          base_url="http://127.0.0.1:8080", correlation_id=None)
-        committed.append((name, time.time()))
-        index += 1
+        names = [f"{prefix}{index + offset:07}" for offset in range(batch)]
+        collection.create_many("v5", [{"@type": "LogicalResource", "name": name, "operationalState": "enabled",
+                                       "description": f"group-{(index + offset) % groups}"}
+                                      for offset, name in enumerate(names)],
+                               base_url="http://127.0.0.1:8080", correlation_id=None)
+        moment = time.time()
+        committed.extend((name, moment) for name in names)
+        index += batch
     platform.close()
     results.put(committed)
 
 
 def run_producers(database_url: str, producers: int, groups: int, *, duration: float | None = None,
-                  count: int | None = None, rate: float | None = None, tag: str) -> list[tuple[str, float]]:
+                  count: int | None = None, rate: float | None = None, batch: int = 1,
+                  tag: str) -> list[tuple[str, float]]:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     per_producer = None if count is None else -(-count // producers)
     per_rate = rate / producers if rate else None
     workers = [context.Process(target=produce, args=(database_url, f"{tag}{p}-", groups, duration, per_producer,
-                                                     per_rate, results)) for p in range(producers)]
+                                                     per_rate, batch, results)) for p in range(producers)]
     for worker in workers:
         worker.start()
     committed = []
@@ -231,7 +236,7 @@ def scenario(options, processes: Processes, mode: str) -> dict:
     started = time.time()
     cpu_before = workers_cpu()
     committed = run_producers(options.database_url, options.producers, options.listeners,
-                              duration=options.duration, rate=rate or None, tag="live")
+                              duration=options.duration, rate=rate or None, batch=options.batch, tag="live")
     finished = max(moment for _, moment in committed)
     expected = len(committed) * fan
     got = wait_for_count(listener, expected, timeout=300)
@@ -252,7 +257,7 @@ def scenario(options, processes: Processes, mode: str) -> dict:
     stop_workers()
     log(f"{mode}: committing a backlog of {options.backlog} events")
     backlog = run_producers(options.database_url, options.producers, options.listeners, count=options.backlog,
-                            tag="backlog")
+                            batch=max(options.batch, 50), tag="backlog")
     expected = len(backlog) * fan
     log(f"{mode}: draining {expected} deliveries")
     start_workers()
@@ -273,7 +278,8 @@ def scenario(options, processes: Processes, mode: str) -> dict:
 
 def print_report(results: list[dict], options) -> None:
     print()
-    print(f"event delivery, {options.listeners} listeners, live rate asked {options.rate:.0f}/s, {options.workers} worker(s) x "
+    print(f"event delivery, {options.listeners} listeners, live rate asked {options.rate:.0f}/s in transactions of "
+          f"{options.batch}, {options.workers} worker(s) x "
           f"{options.concurrency} concurrent subscriptions, {options.producers} producers, "
           f"{make_url(options.database_url).get_backend_name()}, {os.cpu_count()} cores")
     print(f"{'scenario':16} {'events':>8} {'events/s':>9} {'deliveries':>11} {'deliv/s':>9} "
@@ -299,6 +305,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of live changes")
     parser.add_argument("--backlog", type=int, default=20000, help="events committed for the drain phase")
     parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=20,
+                        help="changes per transaction in the live phase (Collection.create_many), as a discovery "
+                             "run or a burst of faults commits them")
     parser.add_argument("--rate", type=float, default=200.0,
                         help="changes/s asked of the producers in the fanout live phase (x listeners in spread, so "
                              "both ask for the same deliveries/s); 0 = as fast as they go")

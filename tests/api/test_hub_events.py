@@ -144,3 +144,21 @@ def test_callback_style_posts_to_the_callback_as_registered(client, app):
         client.post(f"{V4}/resource", json={"@type": "LogicalResource", "name": "c"})
         deliver(app, 1, listener, callback_style="callback")
     assert listener.paths == ["/client/api"]
+
+
+def test_create_many_writes_every_row_and_event_or_none(client, app):
+    collection = app.platform.collection("tmf639", "resource")
+    made = collection.create_many("v5", [{"@type": "LogicalResource", "name": f"b{i}"} for i in range(3)],
+                                  base_url="http://testserver", correlation_id="batch-1")
+    ids = [body["id"] for body, _etag in made]
+    assert [client.get(f"{V5}/resource/{ident}").json()["name"] for ident in ids] == ["b0", "b1", "b2"]
+    with pytest.raises(Exception):  # the second payload reuses an id: nothing of this batch is kept
+        collection.create_many("v5", [{"@type": "LogicalResource", "name": "c0"},
+                                      {"@type": "LogicalResource", "name": "c1", "id": ids[0]}],
+                               base_url="http://testserver", correlation_id=None)
+    assert client.get(f"{V5}/resource", params={"name": "c0"}).json() == []
+    assert client.get(f"{V5}/resource").headers["X-Total-Count"] == "3"
+    with app.platform.db.reading() as session:
+        events = session.execute(select(OutboxEvent.entity_id, OutboxEvent.correlation_id)
+                                 .order_by(OutboxEvent.seq)).all()
+    assert [tuple(e) for e in events] == [(ident, "batch-1") for ident in ids]

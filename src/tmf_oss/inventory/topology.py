@@ -22,9 +22,10 @@ def relationship_links(canonical: dict) -> list[dict]:
     return links
 
 
-def sync_links(session: Session, row: ResourceRow, canonical: dict) -> None:
+def sync_links(session: Session, row: ResourceRow, canonical: dict, *, created: bool) -> None:
     """Make the link table say exactly what the document's resourceRelationship says."""
-    session.execute(delete(ResourceLinkRow).where(ResourceLinkRow.source_seq == row.seq))
+    if not created:  # a new row has no links yet
+        session.execute(delete(ResourceLinkRow).where(ResourceLinkRow.source_seq == row.seq))
     links = [{"source_seq": row.seq, **link} for link in relationship_links(canonical)]
     if links:
         session.execute(ResourceLinkRow.__table__.insert(), links)
