@@ -27,7 +27,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,9 +37,10 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from common import drop_database, free_port, recreate_database  # benchmarks/common.py
 from resource_data import FILTER_VLAN, ResourceFactory, load  # benchmarks/resource_data.py
 
 HERE = Path(__file__).resolve().parent
@@ -131,29 +131,6 @@ def log(message: str) -> None:
 
 # --- the benchmark database -----------------------------------------------------------------------------
 
-def _admin_engine(database_url: str) -> Engine:
-    # The maintenance database of the same server; CREATE/DROP DATABASE cannot run in a transaction.
-    return create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT",
-                         poolclass=NullPool)
-
-
-def recreate_database(database_url: str) -> None:
-    engine = _admin_engine(database_url)
-    name = engine.dialect.identifier_preparer.quote(make_url(database_url).database)
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-
-
-def drop_database(database_url: str) -> None:
-    engine = _admin_engine(database_url)
-    name = engine.dialect.identifier_preparer.quote(make_url(database_url).database)
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    engine.dispose()
-
-
 # --- machine facts --------------------------------------------------------------------------------------
 
 def machine_facts(database_url: str) -> dict:
@@ -217,12 +194,6 @@ def _git_state() -> dict | None:
 
 
 # --- the servers we start -------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @dataclass
 class Server:

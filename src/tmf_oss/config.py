@@ -39,7 +39,7 @@ class Settings:
     dispatch_interval_seconds: float = 1.0
     # Subscriptions served at once by one dispatcher process; a slow callback holds one of these, no more.
     delivery_concurrency: int = 16
-    # Retries: exponential backoff with full jitter from this base, capped; then the event is parked.
+    # Retries: exponential backoff from this base, jittered and capped; then the event is parked.
     delivery_backoff_base_seconds: float = 0.5
     delivery_backoff_max_seconds: float = 300.0
     delivery_max_attempts: int = 12
