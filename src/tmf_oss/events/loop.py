@@ -21,6 +21,7 @@ log = logging.getLogger("tmf_oss.dispatcher")
 
 PRUNE_EVERY_SECONDS = 300.0
 WAITING_CHECK_SECONDS = 0.2
+SQLITE_POLL_SECONDS = 0.25
 
 
 class DispatchLoop:
@@ -30,6 +31,10 @@ class DispatchLoop:
         self.dispatcher = Dispatcher(platform, owner=owner, settings=settings)
         self.concurrency = max(1, settings.delivery_concurrency)
         self.interval = settings.dispatch_interval_seconds
+        if platform.db.dialect != "postgresql":
+            # No NOTIFY: commits made by other processes (gunicorn workers, `tmf-oss` commands) are only seen by
+            # polling, so poll often; commits in this process still wake the loop at once.
+            self.interval = min(self.interval, SQLITE_POLL_SECONDS)
         self.retention = timedelta(seconds=settings.outbox_retention_seconds)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tmf-oss-delivery")
         self._active: set[int] = set()
