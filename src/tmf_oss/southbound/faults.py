@@ -1,0 +1,34 @@
+"""The normalized fault record every receiver produces, whatever the protocol it came in on.
+
+Receivers (SNMP traps, syslog, NETCONF notifications) turn what a device sends into FaultRecords and hand them to a
+sink; the fault store keeps them, and alarm management builds alarms on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+SNMP_TRAP = "snmp-trap"
+SYSLOG = "syslog"
+NETCONF_NOTIFICATION = "netconf-notification"
+
+# Severities in X.733 terms (what TMF642 perceivedSeverity uses), so later stages need no per-protocol mapping.
+SEVERITIES = ("critical", "major", "minor", "warning", "indeterminate", "cleared")
+
+
+@dataclass
+class FaultRecord:
+    source: str  # SNMP_TRAP, SYSLOG or NETCONF_NOTIFICATION
+    device_address: str  # the address the device sent from (its management address)
+    received_at: datetime  # when we received it (UTC)
+    kind: str  # what happened, e.g. "linkDown", "coldStart", a syslog MSGID or tag, a notification name
+    severity: str = "indeterminate"  # one of SEVERITIES
+    text: str = ""  # human-readable summary
+    device_time: datetime | None = None  # when the device says it happened, if it says
+    interface: str | None = None  # ifName / interface name, when the fault concerns one
+    interface_index: int | None = None  # ifIndex, when known
+    details: dict = field(default_factory=dict)  # everything else the message carried (varbinds, SD params, ...)
+
+
+FaultSink = Callable[[FaultRecord], None]

@@ -1,0 +1,96 @@
+"""The SNMP adapter against real agents (net-snmp in the device lab), v2c and v3 authPriv."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tmf_oss.southbound.adapter import DeviceError, DeviceTarget, Secret, SnmpCredentials
+from tmf_oss.southbound.snmp import SnmpAdapter
+
+V3 = SnmpCredentials(version="3", user="tmfoss", auth_key=Secret("tmfoss-auth-pass"),
+                     priv_key=Secret("tmfoss-priv-pass"), auth_protocol="SHA", priv_protocol="AES")
+
+
+def run(coroutine_factory):
+    async def main():
+        adapter = SnmpAdapter()
+        try:
+            return await coroutine_factory(adapter)
+        finally:
+            adapter.close()
+
+    return asyncio.run(main())
+
+
+def test_discovers_identity_and_interfaces_over_v2c(lab):
+    found = run(lambda adapter: adapter.discover(DeviceTarget(lab.addresses[1])))
+    assert found.identity.name == "d2"
+    assert "d2" in found.identity.description and found.identity.location == "lab rack 2"
+    assert found.identity.object_id == "1.3.6.1.4.1.8072.3.2.10" and found.identity.uptime_seconds > 0
+    by_name = {interface.name: interface for interface in found.interfaces}
+    assert set(by_name) == {"lo", "d2-ge0", "d2-ge1"}
+    assert by_name["d2-ge0"].oper_status == "up" and by_name["d2-ge0"].admin_status == "up"
+    assert by_name["d2-ge0"].mac_address.count(":") == 5 and by_name["d2-ge0"].mtu == 1500
+    assert found.components == [] and found.neighbours == []  # this agent has no ENTITY-MIB or LLDP
+
+
+def test_v3_auth_priv_reads_the_same_device(lab):
+    target = DeviceTarget(lab.addresses[0], snmp=V3)
+    identity = run(lambda adapter: adapter.identity(target))
+    assert identity.name == "d1"
+
+
+def test_interface_state_follows_the_link(lab):
+    def state() -> str:
+        interfaces = run(lambda adapter: adapter.interfaces(DeviceTarget(lab.addresses[2])))
+        return {i.name: i.oper_status for i in interfaces}["d3-ge0"]
+
+    lab.set_link(3, "d3-ge0", "down")
+    try:
+        deadline = time.monotonic() + 15  # the agent caches its interface table for a few seconds
+        while state() == "up" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert state() in ("down", "lowerLayerDown")
+    finally:
+        lab.set_link(3, "d3-ge0", "up")
+
+
+def test_counters_move_with_traffic(lab):
+    target = DeviceTarget(lab.addresses[0])
+    before = run(lambda adapter: adapter.read_counters(target))
+    time.sleep(0.2)
+    after = run(lambda adapter: adapter.read_counters(target))
+    assert after.uptime_seconds >= before.uptime_seconds
+    assert all(counter.high_capacity for counter in after.interfaces)
+    loopback = [c for c in after.interfaces if c.index == 1][0]
+    assert loopback.oper_status == "up" and loopback.in_octets >= 0
+
+
+def test_wrong_credentials_and_unreachable_devices_give_clear_errors(lab):
+    wrong = DeviceTarget(lab.addresses[0], snmp=SnmpCredentials(version="3", user="tmfoss",
+                                                                auth_key=Secret("not-the-password"),
+                                                                priv_key=Secret("tmfoss-priv-pass")),
+                         timeout=0.5, retries=0)
+    with pytest.raises(DeviceError) as refused:
+        run(lambda adapter: adapter.identity(wrong))
+    assert lab.addresses[0] in str(refused.value) and "not-the-password" not in str(refused.value)
+    silent = DeviceTarget("127.77.1.250", timeout=0.3, retries=0)  # nothing listens there
+    with pytest.raises(DeviceError) as timed_out:
+        run(lambda adapter: adapter.discover(silent))
+    assert "127.77.1.250" in str(timed_out.value)
+
+
+def test_secrets_do_not_show(lab):
+    secret = Secret("tmfoss-auth-pass")
+    assert "tmfoss-auth-pass" not in repr(V3) and "tmfoss-auth-pass" not in f"{secret} {secret!s} %s" % secret
+    assert secret.reveal() == "tmfoss-auth-pass"
+
+
+def test_many_devices_are_read_concurrently(lab):
+    async def all_devices(adapter):
+        return await asyncio.gather(*(adapter.discover(DeviceTarget(address)) for address in lab.addresses * 5))
+
+    found = run(all_devices)
+    assert [d.identity.name for d in found] == ["d1", "d2", "d3"] * 5
