@@ -1,0 +1,185 @@
+"""SNMP trap receiver: SNMPv1 traps, SNMPv2c traps and informs (acknowledged) become FaultRecords.
+
+Decoding uses pysnmp's protocol modules on datagrams we receive ourselves, so every packet is accounted for: a
+malformed one, or one with a community we do not accept, is counted and logged, and the receiver carries on.
+SNMPv1 traps are read as their SNMPv2 equivalent (RFC 3584: generic trap n is snmpTraps.(n+1), an
+enterprise-specific one is enterprise.0.specific), so one table of rules serves both.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.error import PyAsn1Error
+from pysnmp.proto import api
+
+from tmf_oss.southbound.faults import SNMP_TRAP, FaultRecord, FaultSink
+
+log = logging.getLogger("tmf_oss.southbound.traps")
+
+SNMP_TRAPS = "1.3.6.1.6.3.1.1.5"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
+IF_INDEX = "1.3.6.1.2.1.2.2.1.1."
+IF_DESCR = "1.3.6.1.2.1.2.2.1.2."
+IF_NAME = "1.3.6.1.2.1.31.1.1.1.1."
+
+# The standard notifications (SNMPv2-MIB, IF-MIB): what they mean and how severe, in X.733 terms. Rules for
+# other traps come with alarm management; until then an unknown trap is kept as "indeterminate".
+STANDARD_TRAPS = {
+    f"{SNMP_TRAPS}.1": ("coldStart", "warning"),
+    f"{SNMP_TRAPS}.2": ("warmStart", "warning"),
+    f"{SNMP_TRAPS}.3": ("linkDown", "major"),
+    f"{SNMP_TRAPS}.4": ("linkUp", "cleared"),
+    f"{SNMP_TRAPS}.5": ("authenticationFailure", "warning"),
+    f"{SNMP_TRAPS}.6": ("egpNeighborLoss", "major"),
+}
+MAX_DATAGRAM = 65507
+
+
+class TrapError(ValueError):
+    """A datagram that is not an SNMP notification we can read."""
+
+
+class TrapRefused(TrapError):
+    """A notification with a community this receiver does not accept."""
+
+
+@dataclass
+class Decoded:
+    record: FaultRecord
+    acknowledgement: bytes | None  # the response an inform expects
+
+
+def _text(value) -> str:
+    if hasattr(value, "asOctets"):
+        raw = bytes(value.asOctets())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.hex(":")
+    return value.prettyPrint()
+
+
+def _v1_trap_oid(module, pdu) -> str:
+    generic = int(module.apiTrapPDU.get_generic_trap(pdu))
+    if generic == 6:
+        enterprise = str(module.apiTrapPDU.get_enterprise(pdu))
+        return f"{enterprise}.0.{int(module.apiTrapPDU.get_specific_trap(pdu))}"
+    return f"{SNMP_TRAPS}.{generic + 1}"
+
+
+def decode_trap(data: bytes, sender: str, received_at: datetime,
+                communities: frozenset[str] | None = None) -> Decoded:
+    """One datagram -> a FaultRecord (raises TrapError, or TrapRefused for a community not accepted)."""
+    if len(data) > MAX_DATAGRAM:
+        raise TrapError("datagram too large")
+    try:
+        version = int(api.decodeMessageVersion(data))
+        module = api.PROTOCOL_MODULES[version]
+        message, _rest = decoder.decode(data, asn1Spec=module.Message())
+    except (PyAsn1Error, KeyError, ValueError, TypeError) as exc:
+        raise TrapError(f"not an SNMPv1/v2c message: {type(exc).__name__}") from None
+    community = _text(module.apiMessage.get_community(message))
+    if communities is not None and community not in communities:
+        raise TrapRefused("community not accepted")
+    pdu = module.apiMessage.get_pdu(message)
+    acknowledgement = None
+    details: dict = {"version": "1" if version == api.SNMP_VERSION_1 else "2c"}
+    if version == api.SNMP_VERSION_1:
+        if not pdu.isSameTypeWith(module.TrapPDU()):
+            raise TrapError("an SNMPv1 message that is not a trap")
+        trap_oid = _v1_trap_oid(module, pdu)
+        uptime = int(module.apiTrapPDU.get_timestamp(pdu))
+        details["agent_address"] = module.apiTrapPDU.get_agent_address(pdu).prettyPrint()
+        bindings = module.apiTrapPDU.get_varbinds(pdu)
+    else:
+        if pdu.isSameTypeWith(module.InformRequestPDU()):
+            response = module.apiMessage.get_response(message)
+            acknowledgement = encoder.encode(response)
+        elif not pdu.isSameTypeWith(module.SNMPv2TrapPDU()):
+            raise TrapError("an SNMPv2c message that is not a trap or an inform")
+        bindings = module.apiPDU.get_varbinds(pdu)
+        by_oid = {str(oid): value for oid, value in bindings}
+        if SNMP_TRAP_OID not in by_oid:
+            raise TrapError("a notification without snmpTrapOID.0")
+        trap_oid = str(by_oid[SNMP_TRAP_OID])
+        uptime = int(by_oid[SYS_UPTIME]) if SYS_UPTIME in by_oid else 0
+    kind, severity = STANDARD_TRAPS.get(trap_oid, (trap_oid, "indeterminate"))
+    record = FaultRecord(source=SNMP_TRAP, device_address=sender, received_at=received_at, kind=kind,
+                         severity=severity, details=details)
+    varbinds = {}
+    for oid, value in bindings:
+        oid = str(oid)
+        if oid in (SYS_UPTIME, SNMP_TRAP_OID):
+            continue
+        varbinds[oid] = _text(value) if hasattr(value, "asOctets") else value.prettyPrint()
+        if oid.startswith(IF_INDEX):
+            record.interface_index = int(value)
+        elif oid.startswith(IF_NAME) or (oid.startswith(IF_DESCR) and record.interface is None):
+            record.interface = _text(value)
+    details.update(trap_oid=trap_oid, uptime_seconds=uptime / 100, varbinds=varbinds)
+    if record.interface_index is None:  # ifIndex may only show as the index of another column
+        for oid in varbinds:
+            if oid.startswith((IF_DESCR, IF_NAME, "1.3.6.1.2.1.2.2.1.7.", "1.3.6.1.2.1.2.2.1.8.")):
+                record.interface_index = int(oid.rsplit(".", 1)[1])
+                break
+    where = f" on {record.interface or 'ifIndex ' + str(record.interface_index)}" \
+        if record.interface or record.interface_index is not None else ""
+    record.text = f"{kind}{where} from {sender}"
+    return Decoded(record, acknowledgement)
+
+
+@dataclass
+class ReceiverStats:
+    received: int = 0
+    recorded: int = 0
+    malformed: int = 0
+    refused: int = 0
+    sink_errors: int = 0
+
+
+class TrapReceiver(asyncio.DatagramProtocol):
+    """Listens on a UDP port (162 by default on a real deployment; configurable) and feeds a FaultSink."""
+
+    def __init__(self, sink: FaultSink, *, communities: frozenset[str] | None = None):
+        self.sink = sink
+        self.communities = communities
+        self.stats = ReceiverStats()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.port = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 162) -> "TrapReceiver":
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        self.port = self.transport.get_extra_info("sockname")[1]
+        return self
+
+    async def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.stats.received += 1
+        sender = addr[0]
+        try:
+            decoded = decode_trap(data, sender, datetime.now(timezone.utc), self.communities)
+        except TrapRefused:
+            self.stats.refused += 1
+            log.warning("trap from %s refused: community not accepted", sender)
+            return
+        except TrapError as exc:
+            self.stats.malformed += 1
+            log.warning("unreadable datagram from %s (%d bytes): %s", sender, len(data), exc)
+            return
+        if decoded.acknowledgement is not None and self.transport is not None:
+            self.transport.sendto(decoded.acknowledgement, addr)
+        try:
+            self.sink(decoded.record)
+            self.stats.recorded += 1
+        except Exception:
+            self.stats.sink_errors += 1
+            log.exception("recording a trap from %s failed", sender)
