@@ -32,3 +32,14 @@ class FaultRecord:
 
 
 FaultSink = Callable[[FaultRecord], None]
+
+
+@dataclass
+class ReceiverStats:
+    """What a receiver has seen since it started, the same for every protocol."""
+
+    received: int = 0  # datagrams received
+    recorded: int = 0  # FaultRecords the sink accepted
+    malformed: int = 0  # datagrams that were not readable messages
+    refused: int = 0  # readable, but not accepted (e.g. an SNMP community we do not take)
+    sink_errors: int = 0  # FaultRecords the sink raised on

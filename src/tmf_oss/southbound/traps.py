@@ -16,7 +16,7 @@ from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api
 
-from tmf_oss.southbound.faults import SNMP_TRAP, FaultRecord, FaultSink
+from tmf_oss.southbound.faults import SNMP_TRAP, FaultRecord, FaultSink, ReceiverStats
 
 log = logging.getLogger("tmf_oss.southbound.traps")
 
@@ -131,15 +131,6 @@ def decode_trap(data: bytes, sender: str, received_at: datetime,
         if record.interface or record.interface_index is not None else ""
     record.text = f"{kind}{where} from {sender}"
     return Decoded(record, acknowledgement)
-
-
-@dataclass
-class ReceiverStats:
-    received: int = 0
-    recorded: int = 0
-    malformed: int = 0
-    refused: int = 0
-    sink_errors: int = 0
 
 
 class TrapReceiver(asyncio.DatagramProtocol):
