@@ -2,6 +2,7 @@
 from tmf_oss.db.base import Base
 from tmf_oss.events import model as _events  # noqa: F401
 from tmf_oss.inventory import model as _inventory  # noqa: F401
+from tmf_oss.southbound import fault_model as _faults  # noqa: F401
 from tmf_oss.tmf import counts as _counts  # noqa: F401
 from tmf_oss.tmf import extensions as _extensions  # noqa: F401
 
