@@ -83,6 +83,53 @@ def worker(ctx, database_url) -> None:
     platform.close()
 
 
+@main.command()
+@click.option("--devices", "devices_file", default=None, help="YAML file of managed devices [TMF_OSS_DEVICES_FILE]")
+@click.option("--address", "addresses", multiple=True, help="Only this device of the file (repeatable)")
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON")
+@click.pass_context
+def discover(ctx, devices_file, addresses, database_url, as_json) -> None:
+    """Discover devices and reconcile them into the TMF639 inventory (devices, interfaces, containment)."""
+    from dataclasses import asdict
+
+    from tmf_oss.inventory.discovery import discover_and_sync
+    from tmf_oss.platform import Platform
+    from tmf_oss.southbound.devices import DeviceFileError, load_devices
+
+    settings = _settings(ctx, database_url=database_url)
+    path = devices_file or settings.devices_file
+    if not path:
+        raise click.UsageError("say which devices: --devices FILE or TMF_OSS_DEVICES_FILE")
+    try:
+        devices = load_devices(path)
+    except DeviceFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    if addresses:
+        unknown = set(addresses) - {d.target.address for d in devices}
+        if unknown:
+            raise click.UsageError(f"not in {path}: {', '.join(sorted(unknown))}")
+        devices = [d for d in devices if d.target.address in addresses]
+    platform = Platform(settings)
+    base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    try:
+        outcomes = discover_and_sync(platform, devices, base_url=base_url)
+    finally:
+        platform.close()
+    if as_json:
+        click.echo(json.dumps([asdict(outcome) for outcome in outcomes], indent=2))
+    else:
+        for outcome in outcomes:
+            if outcome.error:
+                click.echo(f"{outcome.address}: FAILED: {outcome.error}")
+            else:
+                r = outcome.report
+                click.echo(f"{outcome.address}: device {r.device_id}: {len(r.created)} created, {len(r.updated)} "
+                           f"updated, {len(r.missing)} missing, {r.unchanged} unchanged")
+    if any(outcome.error for outcome in outcomes):
+        ctx.exit(1)
+
+
 @main.group()
 def events() -> None:
     """Event delivery: its state per hub subscription, the parked (dead-letter) list, replays."""

@@ -51,6 +51,8 @@ class Settings:
     outbox_retention_seconds: float = 7 * 86400.0
     # /metrics and /admin/v1/... (delivery state, parked events, replay).
     admin_api: bool = True
+    # The managed devices (southbound/devices.py documents the format); used by `tmf-oss discover`.
+    devices_file: str = ""
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 

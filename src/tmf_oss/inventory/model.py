@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tmf_oss.db.base import Base, JsonDocument, SurrogateKey, UtcDateTime, utcnow
@@ -54,3 +54,15 @@ class ResourceLinkRow(Base):
     target_id: Mapped[str] = mapped_column(String(128), index=True)
     relationship_type: Mapped[str] = mapped_column(String(64), index=True, server_default=text("''"))
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DiscoveredResource(Base):
+    """Which inventory resource stands for a thing discovery found (a device, one of its interfaces)."""
+
+    __tablename__ = "discovered_resource"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)  # e.g. device:192.0.2.1/interface:ge-0/0/1
+    device_key: Mapped[str] = mapped_column(String(256), index=True)
+    resource_id: Mapped[str] = mapped_column(String(128))
+    present: Mapped[bool] = mapped_column(Boolean, default=True)  # seen by the latest discovery of its device
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

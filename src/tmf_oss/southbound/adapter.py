@@ -137,6 +137,7 @@ class DeviceError(Exception):
     def __init__(self, address: str, message: str):
         super().__init__(f"{address}: {message}")
         self.address = address
+        self.reason = message
 
 
 class DeviceAdapter(Protocol):
