@@ -74,13 +74,70 @@ def worker(ctx, database_url) -> None:
 
     platform = Platform(settings)
     loop = start_dispatch_loop(platform)
+    receivers = None
+    if settings.run_receivers:
+        from tmf_oss.southbound.receivers import FaultReceivers
+
+        receivers = FaultReceivers(platform.db, settings).start()
+    click.echo(f"tmf-oss worker {loop.owner} delivering events"
+               f"{', receiving faults' if receivers else ''}; Ctrl-C to stop")
+    _wait_for_signal()
+    loop.close()
+    if receivers is not None:
+        receivers.close()
+    platform.close()
+
+
+def _wait_for_signal() -> None:
     finished = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: finished.set())
-    click.echo(f"tmf-oss worker {loop.owner} delivering events; Ctrl-C to stop")
     finished.wait()
-    loop.close()
-    platform.close()
+
+
+@main.command()
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--host", default=None, help="Address to listen on [TMF_OSS_RECEIVER_HOST, default 127.0.0.1]")
+@click.option("--trap-port", type=int, default=None, help="UDP port for SNMP traps, 0 = off [TMF_OSS_TRAP_PORT, 1162]")
+@click.option("--syslog-port", type=int, default=None, help="UDP port for syslog, 0 = off [TMF_OSS_SYSLOG_PORT, 1514]")
+@click.pass_context
+def receive(ctx, database_url, host, trap_port, syslog_port) -> None:
+    """Receive SNMP traps and syslog messages and keep them as fault records (`tmf-oss faults` lists them)."""
+    from tmf_oss.db.engine import Database
+    from tmf_oss.southbound.receivers import FaultReceivers
+
+    settings = _settings(ctx, database_url=database_url, receiver_host=host, trap_port=trap_port,
+                         syslog_port=syslog_port)
+    database = Database(settings.database_url)
+    receivers = FaultReceivers(database, settings).start()
+    click.echo(f"receiving SNMP traps on {settings.receiver_host}:{receivers.traps.port or 'off'} and syslog on "
+               f"{settings.receiver_host}:{receivers.syslog.port or 'off'}; Ctrl-C to stop")
+    _wait_for_signal()
+    receivers.close()
+    database.dispose()
+
+
+@main.command()
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--device", default=None, help="Only faults from this device address")
+@click.option("--kind", default=None, help="Only this kind (linkDown, coldStart, a syslog MSGID...)")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+@click.pass_context
+def faults(ctx, database_url, device, kind, limit, as_json) -> None:
+    """The most recent fault records received from devices, newest first."""
+    from tmf_oss.db.engine import Database
+    from tmf_oss.southbound.admin_api import fault_document
+    from tmf_oss.southbound.fault_store import FaultStore
+
+    found = FaultStore(Database(_settings(ctx, database_url=database_url).database_url)).recent(
+        limit=limit, device_address=device, kind=kind)
+    if as_json:
+        click.echo(json.dumps([fault_document(fault) for fault in found], indent=2))
+        return
+    for fault in found:
+        click.echo(f"{fault.received_at:%Y-%m-%d %H:%M:%S}  {fault.source:10} {fault.device_address:15} "
+                   f"{fault.severity:13} {fault.text}")
 
 
 @main.command()

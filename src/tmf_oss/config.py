@@ -53,6 +53,13 @@ class Settings:
     admin_api: bool = True
     # The managed devices (southbound/devices.py documents the format); used by `tmf-oss discover`.
     devices_file: str = ""
+    # Fault receivers (`tmf-oss receive`, or inside `tmf-oss worker` with run_receivers). The standard ports
+    # (162, 514) need privileges; these defaults do not. 0 turns a receiver off.
+    run_receivers: bool = False
+    receiver_host: str = "127.0.0.1"
+    trap_port: int = 1162
+    syslog_port: int = 1514
+    trap_communities: str = "public"  # comma-separated; traps with another community are refused and counted
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 

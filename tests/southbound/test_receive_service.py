@@ -1,0 +1,57 @@
+"""`tmf-oss receive` as a process: traps and syslog messages from real senders end up as visible fault records."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import truncate_all
+from tests.e2e.test_serve import tmf_oss
+
+pytestmark = pytest.mark.skipif(shutil.which("snmptrap") is None or shutil.which("logger") is None,
+                                reason="needs net-snmp's snmptrap and util-linux's logger (scripts/lab install)")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_receive_records_traps_and_syslog_and_they_are_listed(database_url, client, tmp_path):
+    truncate_all(database_url)
+    trap_port, syslog_port = free_udp_port(), free_udp_port()
+    env = {**os.environ, "TMF_OSS_DATABASE_URL": database_url, "TMF_OSS_LOG_LEVEL": "warning"}
+    process = subprocess.Popen([sys.executable, "-m", "tmf_oss.cli", "receive", "--trap-port", str(trap_port),
+                                "--syslog-port", str(syslog_port)], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert b"receiving SNMP traps" in process.stdout.readline()
+        subprocess.run(["snmptrap", "-v", "2c", "-c", "public", f"127.0.0.1:{trap_port}", "",
+                        "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.4", "i", "4"],
+                       check=True, env={**os.environ, "MIBS": ""})
+        subprocess.run(["logger", "--server", "127.0.0.1", "--port", str(syslog_port), "--udp", "--rfc5424",
+                        "-t", "router", "Interface ge-0/0/4 is down"], check=True)
+        deadline = time.monotonic() + 15
+        while True:
+            listed = json.loads(tmf_oss("faults", "--json", "--database-url", database_url).stdout)
+            if len(listed) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    assert sorted((f["source"], f["kind"]) for f in listed) == [("snmp-trap", "linkDown"), ("syslog", "linkDown")]
+    syslog = [f for f in listed if f["source"] == "syslog"][0]
+    assert syslog["interface"] == "ge-0/0/4" and syslog["device_address"] == "127.0.0.1"
+    served = client.get("/admin/v1/faults", params={"kind": "linkDown", "limit": 10}).json()
+    assert [f["source"] for f in served] == [f["source"] for f in listed]
+    assert client.get("/admin/v1/faults", params={"limit": 0}).status_code == 400
+    assert client.get("/admin/v1/faults", params={"since": "yesterday"}).status_code == 400
