@@ -20,12 +20,14 @@ from sqlalchemy import select
 from tmf_oss.db.base import utcnow
 from tmf_oss.inventory.model import DiscoveredResource
 from tmf_oss.inventory.representation import characteristic_type
-from tmf_oss.southbound.adapter import Discovery, Interface
+from tmf_oss.southbound.adapter import Discovery, Interface, PhysicalComponent
 from tmf_oss.tmf.errors import TmfError
 
 MERGE_PATCH = "application/merge-patch+json"
 DEVICE_OWNED = {"managementAddress", "systemObjectId", "systemDescription", "systemLocation", "systemContact",
-                "discoveryState"}
+                "serialNumber", "modelName", "firmwareVersion", "softwareVersion", "discoveryState"}
+COMPONENT_OWNED = {"entPhysicalIndex", "physicalClass", "entPhysicalDescr", "serialNumber", "modelName",
+                   "firmwareVersion", "softwareVersion", "discoveryState"}
 INTERFACE_OWNED = {"ifIndex", "ifName", "ifType", "ifDescr", "ifAlias", "mtu", "speedBps", "macAddress",
                    "adminStatus", "operStatus", "discoveryState"}
 RUNNING = {"up", "dormant"}  # oper status values in which the interface can carry traffic
@@ -51,13 +53,23 @@ def interface_key(address: str, interface: Interface) -> str:
     return f"device:{address}/interface:{interface.name}"
 
 
+def component_key(address: str, component: PhysicalComponent) -> str:
+    return f"device:{address}/component:{component.index}"
+
+
 def _characteristics(values: dict) -> list[dict]:
     return [{"name": name, "value": value, "@type": characteristic_type(value)}
             for name, value in values.items() if value not in (None, "")]
 
 
+def chassis_of(found: Discovery) -> PhysicalComponent | None:
+    """The ENTITY-MIB chassis at the top stands for the device itself."""
+    return next((c for c in found.components if c.physical_class == "chassis" and not c.contained_in), None)
+
+
 def device_document(found: Discovery) -> dict:
     identity = found.identity
+    chassis = chassis_of(found) or PhysicalComponent(0, "", "", "chassis")
     return {
         "@type": "PhysicalResource",
         "name": identity.name,
@@ -65,7 +77,24 @@ def device_document(found: Discovery) -> dict:
         "resourceCharacteristic": _characteristics({
             "managementAddress": found.address, "systemObjectId": identity.object_id,
             "systemDescription": identity.description, "systemLocation": identity.location,
-            "systemContact": identity.contact, "discoveryState": "present"}),
+            "systemContact": identity.contact, "serialNumber": chassis.serial_number,
+            "modelName": chassis.model_name, "firmwareVersion": chassis.firmware,
+            "softwareVersion": chassis.software, "discoveryState": "present"}),
+    }
+
+
+def component_document(found: Discovery, component: PhysicalComponent) -> dict:
+    label = component.name or f"{component.physical_class} {component.index}"
+    return {
+        "@type": "PhysicalResource",
+        "name": f"{found.identity.name}/{label}",
+        "category": component.physical_class,
+        "operationalState": "enabled",
+        "resourceCharacteristic": _characteristics({
+            "entPhysicalIndex": component.index, "physicalClass": component.physical_class,
+            "entPhysicalDescr": component.description, "serialNumber": component.serial_number,
+            "modelName": component.model_name, "firmwareVersion": component.firmware,
+            "softwareVersion": component.software, "discoveryState": "present"}),
     }
 
 
@@ -85,9 +114,9 @@ def interface_document(found: Discovery, interface: Interface) -> dict:
     }
 
 
-def _contains(interface_id: str) -> dict:
+def _contains(target_id: str, referred_type: str) -> dict:
     return {"@type": "ResourceRelationship", "relationshipType": "contains",
-            "resource": {"@type": "ResourceRef", "id": interface_id, "@referredType": "LogicalResource"}}
+            "resource": {"@type": "ResourceRef", "id": target_id, "@referredType": referred_type}}
 
 
 def owned_changes(current: dict, desired: dict, owned_characteristics: set[str]) -> dict:
@@ -129,6 +158,12 @@ class InventorySync:
         report.device_id = device_id
 
         wanted = {interface_key(found.address, i): interface_document(found, i) for i in found.interfaces}
+        chassis = chassis_of(found)
+        components = [c for c in found.components if c is not chassis]
+        owned = {key: INTERFACE_OWNED for key in wanted}
+        for component in components:
+            key = component_key(found.address, component)
+            wanted[key], owned[key] = component_document(found, component), COMPONENT_OWNED
         new_keys = [key for key in wanted if not self._exists(known.get(key))]
         created = self.resources.create_many("v5", [wanted[key] for key in new_keys], base_url=self.base_url,
                                              correlation_id=None) if new_keys else []
@@ -136,7 +171,7 @@ class InventorySync:
         report.created.extend(ids.values())
         for key, document in wanted.items():
             if key not in ids:
-                ids[key] = self._upsert(key, document, INTERFACE_OWNED, known, report)
+                ids[key] = self._upsert(key, document, owned[key], known, report)
         for key, ident in known.items():
             if key != dev_key and key not in wanted and self._exists(ident):
                 if self._update(ident, {"operationalState": "disabled", "resourceCharacteristic": _characteristics(
@@ -144,16 +179,32 @@ class InventorySync:
                     report.missing.append(ident)
                 ids.setdefault(key, ident)
 
-        # The device contains every interface discovery ever found on it (a missing one is still its port);
-        # links people added (other types, other targets) are kept.
-        ours = {ident for key, ident in ids.items() if key != dev_key}
-        current = self._read(device_id)
-        kept = [r for r in current.get("resourceRelationship") or []
-                if not (r.get("relationshipType") == "contains" and (r.get("resource") or {}).get("id") in ours)]
-        links = kept + [_contains(ident) for ident in sorted(ours)]
-        self._update(device_id, {"resourceRelationship": links}, set())
+        # Containment: a card contains its ports, the device everything at its top (and whatever went missing:
+        # it was its part). Links people added (other types, other targets) are kept.
+        ours = set(ids.values())
+        by_index = {c.index: c for c in components}
+        children: dict[str, list[str]] = {device_id: []}
+        for key, ident in ids.items():
+            if key == dev_key:
+                continue
+            parent = device_id
+            component = by_index.get(int(key.rsplit(":", 1)[1])) if "/component:" in key else None
+            if component is not None and component.contained_in in by_index:
+                parent = ids[component_key(found.address, by_index[component.contained_in])]
+            children.setdefault(parent, []).append(ident)
+        referred = {ident: ("LogicalResource" if "/interface:" in key else "PhysicalResource")
+                    for key, ident in ids.items()}
+        for container, targets in children.items():
+            self._sync_containment(container, targets, ours, referred)
         self._remember(found.address, ids | {dev_key: device_id}, present=set(wanted) | {dev_key})
         return report
+
+    def _sync_containment(self, container: str, targets: list[str], ours: set[str], referred: dict) -> None:
+        current = self._read(container)
+        kept = [r for r in current.get("resourceRelationship") or []
+                if not (r.get("relationshipType") == "contains" and (r.get("resource") or {}).get("id") in ours)]
+        links = kept + [_contains(ident, referred[ident]) for ident in sorted(targets)]
+        self._update(container, {"resourceRelationship": links}, set())
 
     # --- steps ----------------------------------------------------------------------------------------
 

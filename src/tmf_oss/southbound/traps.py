@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -38,6 +39,7 @@ STANDARD_TRAPS = {
     f"{SNMP_TRAPS}.6": ("egpNeighborLoss", "major"),
 }
 MAX_DATAGRAM = 65507
+RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024  # the kernel caps it at net.core.rmem_max
 
 
 class TrapError(ValueError):
@@ -72,17 +74,28 @@ def _v1_trap_oid(module, pdu) -> str:
     return f"{SNMP_TRAPS}.{generic + 1}"
 
 
+def _decode_message(data: bytes):
+    """BER decoding is most of a trap's cost: decode once with the SNMPv2c structure (what nearly every device
+    sends), and only on failure as SNMPv1, instead of decoding generically first to learn the version."""
+    problem: Exception | None = None
+    for version in (api.SNMP_VERSION_2C, api.SNMP_VERSION_1):
+        module = api.PROTOCOL_MODULES[version]
+        try:
+            message, _rest = decoder.decode(data, asn1Spec=module.Message())
+        except (PyAsn1Error, ValueError, TypeError) as exc:
+            problem = exc
+            continue
+        if int(module.apiMessage.get_version(message)) == version:
+            return version, module, message
+    raise TrapError(f"not an SNMPv1/v2c message: {type(problem).__name__ if problem else 'version'}")
+
+
 def decode_trap(data: bytes, sender: str, received_at: datetime,
                 communities: frozenset[str] | None = None) -> Decoded:
     """One datagram -> a FaultRecord (raises TrapError, or TrapRefused for a community not accepted)."""
     if len(data) > MAX_DATAGRAM:
         raise TrapError("datagram too large")
-    try:
-        version = int(api.decodeMessageVersion(data))
-        module = api.PROTOCOL_MODULES[version]
-        message, _rest = decoder.decode(data, asn1Spec=module.Message())
-    except (PyAsn1Error, KeyError, ValueError, TypeError) as exc:
-        raise TrapError(f"not an SNMPv1/v2c message: {type(exc).__name__}") from None
+    version, module, message = _decode_message(data)
     community = _text(module.apiMessage.get_community(message))
     if communities is not None and community not in communities:
         raise TrapRefused("community not accepted")
@@ -146,6 +159,12 @@ class TrapReceiver(asyncio.DatagramProtocol):
     async def start(self, host: str = "127.0.0.1", port: int = 162) -> "TrapReceiver":
         loop = asyncio.get_running_loop()
         self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        # A trap storm arrives faster than it is decoded for a while: a large socket buffer absorbs the burst.
+        sock = self.transport.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        except OSError:
+            pass
         self.port = self.transport.get_extra_info("sockname")[1]
         return self
 

@@ -1,0 +1,48 @@
+"""Discovery of simulated devices (snmpsim): physical components (ENTITY-MIB) and their containment."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.southbound.test_discovery import by_name, characteristic, find
+from tmf_oss.inventory.discovery import discover_and_sync
+from tmf_oss.inventory.topology import descendants
+from tmf_oss.southbound.devices import parse_devices
+from tmf_oss.southbound.simulation import SIMULATOR, SimulatedNetwork
+
+pytestmark = pytest.mark.skipif(shutil.which(SIMULATOR) is None, reason="snmpsim is not installed")
+
+
+@pytest.fixture(scope="module")
+def network():
+    simulated = SimulatedNetwork(devices=2, interfaces=3, processes=1, prefix="127.0.3").start()
+    yield simulated
+    simulated.stop()
+
+
+def test_chassis_card_ports_and_interfaces(client, app, network):
+    devices = parse_devices(network.devices_document())
+    outcomes = discover_and_sync(app.platform, devices, base_url="http://testserver")
+    assert [o.error for o in outcomes] == [None, None]
+    device = by_name(client, "sim001")
+    assert characteristic(device, "serialNumber") == "SN000001"
+    card = by_name(client, "sim001/line card 0")
+    assert card["@type"] == "PhysicalResource" and card["category"] == "module"
+    assert characteristic(card, "serialNumber") == "LC000001"
+    ports = [by_name(client, f"sim001/port ge-0/0/{n}") for n in (1, 2, 3)]
+    interfaces = [by_name(client, f"sim001/ge-0/0/{n}") for n in (1, 2, 3)]
+    contained = {r["resource"]["id"] for r in device["resourceRelationship"] if r["relationshipType"] == "contains"}
+    assert contained == {card["id"]} | {i["id"] for i in interfaces}
+    assert {r["resource"]["id"] for r in card["resourceRelationship"]} == {p["id"] for p in ports}
+    with app.platform.db.reading() as session:
+        assert set(descendants(session, device["id"])) == contained | {p["id"] for p in ports}
+    assert len(find(client, category="port")) == 6 and characteristic(interfaces[0], "ifAlias") == "uplink 1"
+
+    network.report_down({2})
+    try:
+        outcomes = discover_and_sync(app.platform, devices, base_url="http://testserver")
+        assert [len(o.report.updated) for o in outcomes] == [1, 1]
+        assert by_name(client, "sim001/ge-0/0/2")["operationalState"] == "disabled"
+    finally:
+        network.report_down(set())
