@@ -1,4 +1,5 @@
-"""The device lab (scripts/lab) as a pytest fixture: real SNMP agents in network namespaces on loopback."""
+"""The device lab (scripts/lab) as a pytest fixture: real SNMP agents and NETCONF servers in network namespaces on
+loopback."""
 from __future__ import annotations
 
 import os
@@ -24,6 +25,16 @@ class Lab:
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(LAB_SCRIPT), *args], env=self.env, capture_output=True, text=True, timeout=180)
+
+    @property
+    def ssh_key(self) -> Path:
+        """The client key the devices' NETCONF servers accept for root."""
+        return Path(self.env["LAB_DIR"]) / "ssh" / "client_key"
+
+    @property
+    def known_hosts(self) -> Path:
+        """The devices' SSH host keys, one line per management address and NETCONF port."""
+        return Path(self.env["LAB_DIR"]) / "ssh" / "known_hosts"
 
     def set_link(self, device: int, interface: str, state: str) -> None:
         """Take one of a device's links up or down, as pulling a cable would."""
