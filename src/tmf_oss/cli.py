@@ -96,6 +96,48 @@ def _wait_for_signal() -> None:
 
 
 @main.command()
+@click.option("--devices", "device_count", type=int, default=6, show_default=True, help="Simulated devices")
+@click.option("--interfaces", type=int, default=8, show_default=True, help="Interfaces per simulated device")
+@click.option("--port", type=int, default=None, help="Port to serve on [TMF_OSS_PORT, default 8080]")
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.pass_context
+def demo(ctx, device_count, interfaces, port, database_url) -> None:
+    """Try tmf-oss without devices: simulate a small network, discover it, and serve the inventory.
+
+    The simulated routers are snmpsim agents on 127.0.2.1, 127.0.2.2, ... (pip install 'tmf-oss[demo]').
+    """
+    from tmf_oss.db.migrate import upgrade
+    from tmf_oss.inventory.discovery import discover_and_sync
+    from tmf_oss.platform import Platform
+    from tmf_oss.server import run
+    from tmf_oss.southbound.devices import parse_devices
+    from tmf_oss.southbound.simulation import SimulatedNetwork
+
+    settings = _settings(ctx, database_url=database_url, port=port)
+    upgrade(settings.database_url)
+    try:
+        network = SimulatedNetwork(device_count, interfaces).start()
+    except (RuntimeError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        click.echo(f"simulated {device_count} routers at {network.addresses()[0]} .. {network.addresses()[-1]}; "
+                   f"discovering them")
+        platform = Platform(settings)
+        base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+        outcomes = discover_and_sync(platform, parse_devices(network.devices_document()), base_url=base_url)
+        platform.close()
+        resources = sum(len(o.report.created) for o in outcomes if o.report)
+        click.echo(f"{resources} resources in the inventory. Try:\n"
+                   f"  {base_url}/tmf-api/resourceInventoryManagement/v5/resource?@type=PhysicalResource\n"
+                   f"  {base_url}/tmf-api/resourceInventoryManagement/v5/resource?category=interface"
+                   f"&operationalState=enabled\n"
+                   f"  {base_url}/tmf-api/resourceInventoryManagement/v5/ui/")
+        run(settings)
+    finally:
+        network.stop()
+
+
+@main.command()
 @click.option("--database-url", default=None, help=URL_HELP)
 @click.option("--host", default=None, help="Address to listen on [TMF_OSS_RECEIVER_HOST, default 127.0.0.1]")
 @click.option("--trap-port", type=int, default=None, help="UDP port for SNMP traps, 0 = off [TMF_OSS_TRAP_PORT, 1162]")

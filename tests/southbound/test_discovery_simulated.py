@@ -38,6 +38,12 @@ def test_chassis_card_ports_and_interfaces(client, app, network):
     with app.platform.db.reading() as session:
         assert set(descendants(session, device["id"])) == contained | {p["id"] for p in ports}
     assert len(find(client, category="port")) == 6 and characteristic(interfaces[0], "ifAlias") == "uplink 1"
+    # LLDP: sim001's ge-0/0/1 is cabled to sim002's ge-0/0/2, and each end says so.
+    near, far = by_name(client, "sim001/ge-0/0/1"), by_name(client, "sim002/ge-0/0/2")
+    assert [(r["relationshipType"], r["resource"]["id"]) for r in near["resourceRelationship"]] == [
+        ("connectedTo", far["id"])]
+    assert [(r["relationshipType"], r["resource"]["id"]) for r in far["resourceRelationship"]] == [
+        ("connectedTo", near["id"])]
 
     network.report_down({2})
     try:
@@ -46,3 +52,21 @@ def test_chassis_card_ports_and_interfaces(client, app, network):
         assert by_name(client, "sim001/ge-0/0/2")["operationalState"] == "disabled"
     finally:
         network.report_down(set())
+
+
+def test_the_demo_command_serves_a_discovered_network(tmp_path):
+    import httpx
+
+    from tests.e2e.processes import TmfOssProcess
+
+    demo = TmfOssProcess(["demo", "--devices", "2", "--interfaces", "2"], f"sqlite:///{tmp_path / 'demo.db'}",
+                         tmp_path).wait_until_serving(timeout=90)
+    try:
+        resources = httpx.get(f"{demo.base}/tmf-api/resourceInventoryManagement/v5/resource",
+                              params={"limit": 100}).json()
+    finally:
+        demo.stop()
+    # Per device: itself, a line card, 2 ports, 2 interfaces.
+    assert len(resources) == 12
+    assert sorted(r["name"] for r in resources if r.get("category") == "module") == ["sim001/line card 0",
+                                                                                     "sim002/line card 0"]

@@ -199,6 +199,35 @@ class InventorySync:
         self._remember(found.address, ids | {dev_key: device_id}, present=set(wanted) | {dev_key})
         return report
 
+    def link_neighbours(self, found: Discovery) -> int:
+        """`connectedTo` from each interface to the neighbour's interface its device reports (LLDP), once the
+        neighbour is in the inventory; the other end adds its own link when its device is reconciled. Returns
+        the interfaces whose links changed."""
+        known = self._known(found.address)
+        changed = 0
+        by_local: dict[str, list[str]] = {}
+        for neighbour in found.neighbours:
+            remote = self._named(f"{neighbour.remote_name}/{neighbour.remote_interface}")
+            if remote is not None:
+                by_local.setdefault(neighbour.local_interface, []).append(remote)
+        for interface in found.interfaces:
+            ident = known.get(interface_key(found.address, interface))
+            if ident is None:
+                continue
+            current = self._read(ident)
+            kept = [r for r in current.get("resourceRelationship") or [] if r.get("relationshipType") != "connectedTo"]
+            links = kept + [{"@type": "ResourceRelationship", "relationshipType": "connectedTo",
+                             "resource": {"@type": "ResourceRef", "id": remote, "@referredType": "LogicalResource"}}
+                            for remote in sorted(set(by_local.get(interface.name, [])))]
+            changed += self._update(ident, {"resourceRelationship": links}, set())
+        return changed
+
+    def _named(self, name: str) -> str | None:
+        page = self.resources.list("v5", [("name", name), ("category", "interface")], base_url=self.base_url,
+                                   offset=0, limit=2, sort=None, selection=None)
+        found = orjson.loads(page.body)
+        return found[0]["id"] if len(found) == 1 else None
+
     def _sync_containment(self, container: str, targets: list[str], ours: set[str], referred: dict) -> None:
         current = self._read(container)
         kept = [r for r in current.get("resourceRelationship") or []
@@ -302,6 +331,7 @@ def discover_and_sync(platform, devices, *, base_url: str, max_concurrency: int 
 
     sync = InventorySync(platform, base_url=base_url)
     outcomes = []
+    discovered = []
     for device, found in zip(devices, asyncio.run(discover_all())):
         address = device.target.address
         if isinstance(found, DeviceError):
@@ -312,4 +342,9 @@ def discover_and_sync(platform, devices, *, base_url: str, max_concurrency: int 
             outcomes.append(DeviceOutcome(address, error=f"{type(found).__name__}: {found}"))
         else:
             outcomes.append(DeviceOutcome(address, report=sync.reconcile(found)))
+            discovered.append(found)
+    # Neighbours last, so a link to a device discovered later in this run is made now, not next time.
+    for found in discovered:
+        if found.neighbours:
+            sync.link_neighbours(found)
     return outcomes

@@ -24,7 +24,7 @@ def address(index: int, prefix: str = "127.0.2") -> str:
     return f"{prefix}.{index}"
 
 
-def device_records(index: int, interfaces: int, down: set[int]) -> str:
+def device_records(index: int, devices: int, interfaces: int, down: set[int]) -> str:
     """An snmprec file: OID|type|value lines in OID order (types: 2 integer, 4 string, 6 OID, 67 timeticks,
     65 counter32, 66 gauge32, 70 counter64; 4x is hex-encoded octets)."""
     lines = [
@@ -57,6 +57,23 @@ def device_records(index: int, interfaces: int, down: set[int]) -> str:
         for entity in entities:
             lines.append((f"1.3.6.1.2.1.47.1.1.1.1.{column}.{entity[0]}", kind, str(pick(entity))))
 
+    # LLDP: the devices form a chain, device N's ge-0/0/1 cabled to device N+1's ge-0/0/2 (both ends report it).
+    local_port, remote_port = 1, 2
+    peers = []  # (local port number, remote device, remote port number)
+    if interfaces >= 2:
+        if index < devices:
+            peers.append((local_port, index + 1, remote_port))
+        if index > 1:
+            peers.append((remote_port, index - 1, local_port))
+    for n in range(1, interfaces + 1):
+        lines.append((f"1.0.8802.1.1.2.1.3.7.1.2.{n}", 2, "5"))  # lldpLocPortIdSubtype: interfaceName
+        lines.append((f"1.0.8802.1.1.2.1.3.7.1.3.{n}", 4, f"ge-0/0/{n}"))  # lldpLocPortId
+    for local, remote_device, remote in peers:
+        row = f"0.{local}.1"  # lldpRemTimeMark.lldpRemLocalPortNum.lldpRemIndex
+        lines.append((f"1.0.8802.1.1.2.1.4.1.1.6.{row}", 2, "5"))  # lldpRemPortIdSubtype: interfaceName
+        lines.append((f"1.0.8802.1.1.2.1.4.1.1.7.{row}", 4, f"ge-0/0/{remote}"))  # lldpRemPortId
+        lines.append((f"1.0.8802.1.1.2.1.4.1.1.9.{row}", 4, f"sim{remote_device:03}"))  # lldpRemSysName
+
     def oid_key(line):
         return tuple(int(part) for part in line[0].split("."))
 
@@ -66,7 +83,7 @@ def device_records(index: int, interfaces: int, down: set[int]) -> str:
 def write_data(directory: Path, devices: int, interfaces: int, down: set[int]) -> None:
     """One data file per device (community devN); `down` lists interface numbers reported down."""
     for index in range(1, devices + 1):
-        (directory / f"dev{index}.snmprec").write_text(device_records(index, interfaces, down))
+        (directory / f"dev{index}.snmprec").write_text(device_records(index, devices, interfaces, down))
 
 
 
