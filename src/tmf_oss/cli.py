@@ -67,24 +67,32 @@ def serve(ctx, host, port, database_url, workers, public_base_url, dispatcher, m
 @click.option("--database-url", default=None, help=URL_HELP)
 @click.pass_context
 def worker(ctx, database_url) -> None:
-    """Run the background work (event delivery) without serving HTTP. Several may run on PostgreSQL."""
+    """Run the background work without serving HTTP: event delivery; rediscovery of the devices file
+    (TMF_OSS_DEVICES_FILE); fault receivers (TMF_OSS_RUN_RECEIVERS). Several may run on PostgreSQL."""
     settings = _settings(ctx, database_url=database_url)
     from tmf_oss.events.loop import start_dispatch_loop
     from tmf_oss.platform import Platform
 
     platform = Platform(settings)
     loop = start_dispatch_loop(platform)
-    receivers = None
+    receivers = schedule = None
     if settings.run_receivers:
         from tmf_oss.southbound.receivers import FaultReceivers
 
         receivers = FaultReceivers(platform.db, settings).start()
+    if settings.devices_file:
+        from tmf_oss.inventory.discovery_schedule import DiscoverySchedule
+
+        base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+        schedule = DiscoverySchedule(platform, settings.devices_file, base_url=base_url).start()
     click.echo(f"tmf-oss worker {loop.owner} delivering events"
-               f"{', receiving faults' if receivers else ''}; Ctrl-C to stop")
+               f"{', receiving faults' if receivers else ''}"
+               f"{', rediscovering ' + settings.devices_file if schedule else ''}; Ctrl-C to stop")
     _wait_for_signal()
     loop.close()
-    if receivers is not None:
-        receivers.close()
+    for service in (receivers, schedule):
+        if service is not None:
+            service.close()
     platform.close()
 
 

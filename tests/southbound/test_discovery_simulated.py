@@ -70,3 +70,31 @@ def test_the_demo_command_serves_a_discovered_network(tmp_path):
     assert len(resources) == 12
     assert sorted(r["name"] for r in resources if r.get("category") == "module") == ["sim001/line card 0",
                                                                                      "sim002/line card 0"]
+
+
+def test_the_worker_schedule_rediscovers_and_follows_the_devices_file(client, app, network, tmp_path):
+    import time
+
+    import yaml
+
+    from tmf_oss.inventory.discovery_schedule import DiscoverySchedule
+
+    document = network.devices_document()
+    first_only = {"defaults": {"rediscover_seconds": 1}, "devices": document["devices"][:1]}
+    devices_file = tmp_path / "devices.yaml"
+    devices_file.write_text(yaml.safe_dump(first_only))
+    schedule = DiscoverySchedule(app.platform, str(devices_file), base_url="http://testserver").start()
+    try:
+        deadline = time.monotonic() + 60
+        while schedule.passes < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert schedule.passes >= 2  # discovered, then again a second later
+        assert [d["name"] for d in find(client, name="sim001")] == ["sim001"]
+        assert find(client, name="sim002") == []
+        devices_file.write_text(yaml.safe_dump({"defaults": {"rediscover_seconds": 1}, **document}))
+        deadline = time.monotonic() + 60
+        while not find(client, name="sim002") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [d["name"] for d in find(client, name="sim002")] == ["sim002"]
+    finally:
+        schedule.close()
