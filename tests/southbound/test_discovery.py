@@ -210,3 +210,14 @@ def test_the_discover_command(client, app, lab, database_url, tmp_path):
     assert sorted(r["name"] for r in find(client)) == ["d1", "d1/d1-ge1", "d1/lo"]
     missing_env = tmf_oss("discover", "--devices", str(devices), "--database-url", database_url)
     assert missing_env.returncode == 2 and "LAB_COMMUNITY" in missing_env.stderr
+
+
+def test_a_resource_someone_deleted_is_created_again(client, app, lab):
+    discover(app, lab, [lab.addresses[0]])
+    port = by_name(client, "d1/d1-ge1")
+    assert client.delete(f"{V5}/resource/{port['id']}").status_code == 204
+    [outcome] = discover(app, lab, [lab.addresses[0]])
+    again = by_name(client, "d1/d1-ge1")
+    assert again["id"] != port["id"] and outcome.report.created == [again["id"]]
+    contained = {r["resource"]["id"] for r in by_name(client, "d1")["resourceRelationship"]}
+    assert again["id"] in contained and port["id"] not in contained

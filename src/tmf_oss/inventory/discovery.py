@@ -164,7 +164,7 @@ class InventorySync:
         for component in components:
             key = component_key(found.address, component)
             wanted[key], owned[key] = component_document(found, component), COMPONENT_OWNED
-        new_keys = [key for key in wanted if not self._exists(known.get(key))]
+        new_keys = [key for key in wanted if key not in known]
         created = self.resources.create_many("v5", [wanted[key] for key in new_keys], base_url=self.base_url,
                                              correlation_id=None) if new_keys else []
         ids = {key: body["id"] for key, (body, _etag) in zip(new_keys, created)}
@@ -172,16 +172,23 @@ class InventorySync:
         for key, document in wanted.items():
             if key not in ids:
                 ids[key] = self._upsert(key, document, owned[key], known, report)
+        gone = {"operationalState": "disabled", "resourceCharacteristic": _characteristics({"discoveryState": "missing"})}
         for key, ident in known.items():
-            if key != dev_key and key not in wanted and self._exists(ident):
-                if self._update(ident, {"operationalState": "disabled", "resourceCharacteristic": _characteristics(
-                        {"discoveryState": "missing"})}, {"discoveryState"}):
+            if key == dev_key or key in wanted:
+                continue
+            try:
+                if self._update(ident, gone, {"discoveryState"}):
                     report.missing.append(ident)
-                ids.setdefault(key, ident)
+            except TmfError as exc:
+                if exc.status != 404:
+                    raise
+                continue  # deleted by someone since: nothing left to mark
+            ids.setdefault(key, ident)
 
         # Containment: a card contains its ports, the device everything at its top (and whatever went missing:
-        # it was its part). Links people added (other types, other targets) are kept.
-        ours = set(ids.values())
+        # it was its part). Links people added (other types, other targets) are kept; links to what discovery
+        # ever made for this device are discovery's, so one to a resource since deleted goes.
+        ours = set(ids.values()) | set(known.values())
         by_index = {c.index: c for c in components}
         children: dict[str, list[str]] = {device_id: []}
         for key, ident in ids.items():
@@ -214,12 +221,16 @@ class InventorySync:
             ident = known.get(interface_key(found.address, interface))
             if ident is None:
                 continue
-            current = self._read(ident)
-            kept = [r for r in current.get("resourceRelationship") or [] if r.get("relationshipType") != "connectedTo"]
-            links = kept + [{"@type": "ResourceRelationship", "relationshipType": "connectedTo",
-                             "resource": {"@type": "ResourceRef", "id": remote, "@referredType": "LogicalResource"}}
-                            for remote in sorted(set(by_local.get(interface.name, [])))]
-            changed += self._update(ident, {"resourceRelationship": links}, set())
+            links = [{"@type": "ResourceRelationship", "relationshipType": "connectedTo",
+                      "resource": {"@type": "ResourceRef", "id": remote, "@referredType": "LogicalResource"}}
+                     for remote in sorted(set(by_local.get(interface.name, [])))]
+
+            def relationships(current: dict, links=links) -> dict:
+                kept = [r for r in current.get("resourceRelationship") or []
+                        if r.get("relationshipType") != "connectedTo"]
+                return {"resourceRelationship": kept + links}
+
+            changed += self._update(ident, relationships, set())
         return changed
 
     def _named(self, name: str) -> str | None:
@@ -229,11 +240,14 @@ class InventorySync:
         return found[0]["id"] if len(found) == 1 else None
 
     def _sync_containment(self, container: str, targets: list[str], ours: set[str], referred: dict) -> None:
-        current = self._read(container)
-        kept = [r for r in current.get("resourceRelationship") or []
-                if not (r.get("relationshipType") == "contains" and (r.get("resource") or {}).get("id") in ours)]
-        links = kept + [_contains(ident, referred[ident]) for ident in sorted(targets)]
-        self._update(container, {"resourceRelationship": links}, set())
+        links = [_contains(ident, referred[ident]) for ident in sorted(targets)]
+
+        def relationships(current: dict) -> dict:
+            kept = [r for r in current.get("resourceRelationship") or []
+                    if not (r.get("relationshipType") == "contains" and (r.get("resource") or {}).get("id") in ours)]
+            return {"resourceRelationship": kept + links}
+
+        self._update(container, relationships, set())
 
     # --- steps ----------------------------------------------------------------------------------------
 
@@ -243,39 +257,29 @@ class InventorySync:
                                    .where(DiscoveredResource.device_key == device_key(address))).all()
         return {key: ident for key, ident in rows}
 
-    def _exists(self, ident: str | None) -> bool:
-        if ident is None:
-            return False
-        try:
-            self.resources.retrieve("v5", ident, base_url=self.base_url, selection=None)
-            return True
-        except TmfError as exc:
-            if exc.status == 404:  # deleted by someone since: discovery creates it again
-                return False
-            raise
-
-    def _read(self, ident: str) -> dict:
-        body, _etag = self.resources.retrieve("v5", ident, base_url=self.base_url, selection=None)
-        return orjson.loads(body)
-
     def _upsert(self, key: str, document: dict, owned: set[str], known: dict[str, str], report: SyncReport) -> str:
         ident = known.get(key)
-        if self._exists(ident):
-            if self._update(ident, document, owned):
-                report.updated.append(ident)
-            else:
-                report.unchanged += 1
-            return ident
+        if ident is not None:
+            try:
+                if self._update(ident, document, owned):
+                    report.updated.append(ident)
+                else:
+                    report.unchanged += 1
+                return ident
+            except TmfError as exc:
+                if exc.status != 404:
+                    raise  # 404: deleted by someone since, so discovery creates it again
         body, _etag = self.resources.create("v5", document, base_url=self.base_url, correlation_id=None)
         report.created.append(body["id"])
         return body["id"]
 
-    def _update(self, ident: str, desired: dict, owned: set[str]) -> bool:
-        """Patch what differs, under If-Match: a concurrent edit by someone else is re-read, not overwritten."""
+    def _update(self, ident: str, desired, owned: set[str]) -> bool:
+        """Patch what differs, under If-Match: a concurrent edit by someone else is re-read, not overwritten.
+        `desired` is the owned part of the document, or a function of the current document giving it."""
         for _attempt in range(MAX_CONFLICT_RETRIES):
             body, etag = self.resources.retrieve("v5", ident, base_url=self.base_url, selection=None)
             current = orjson.loads(body)
-            patch = owned_changes(current, desired, owned)
+            patch = owned_changes(current, desired(current) if callable(desired) else desired, owned)
             if not patch:
                 return False
             patch["@type"] = current["@type"]
