@@ -61,18 +61,21 @@ def link_down_trap(if_index: int, uptime: int) -> bytes:
     return encoder.encode(message)
 
 
-def send(port: int, first: int, count: int, rate: float | None, ready, go) -> None:
+def send(port: int, first: int, count: int, rate: float | None, sources: int, ready, go) -> None:
     datagrams = [link_down_trap(1 + (first + n) % 100_000, 100 * n) for n in range(count)]
+    # Several sockets stand for several devices: receivers sharing a port get senders spread over them.
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(sources)]
     ready.release()
     go.wait()  # every sender has its datagrams encoded before the clock starts
     started = time.monotonic()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for n, datagram in enumerate(datagrams):
-            if rate:
-                pause = started + n / rate - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-            sock.sendto(datagram, ("127.0.0.1", port))
+    for n, datagram in enumerate(datagrams):
+        if rate:
+            pause = started + n / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        sockets[n % sources].sendto(datagram, ("127.0.0.1", port))
+    for sock in sockets:
+        sock.close()
 
 
 def recorded(engine) -> int:
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traps", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=5000.0, help="traps/s from all senders; 0 = unpaced")
     parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument("--sources", type=int, default=16, help="source sockets (devices) per sender")
+    parser.add_argument("--processes", type=int, default=1, help="`tmf-oss receive --processes`")
     parser.add_argument("--keep-database", action="store_true")
     options = parser.parse_args(argv)
 
@@ -98,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tmf-oss-traps-"))
     log = open(workdir / "receive.log", "wb")  # noqa: SIM115 - closed below
     receiver = subprocess.Popen(
-        [sys.executable, "-m", "tmf_oss.cli", "receive", "--trap-port", str(port), "--syslog-port", "0"],
+        [sys.executable, "-m", "tmf_oss.cli", "receive", "--trap-port", str(port), "--syslog-port", "0",
+         "--processes", str(options.processes)],
         env={**os.environ, "TMF_OSS_DATABASE_URL": options.database_url, "TMF_OSS_LOG_LEVEL": "error"},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -107,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         per_sender_rate = options.rate / options.senders if options.rate else None
         context = multiprocessing.get_context("spawn")
         ready, go = context.Semaphore(0), context.Event()
-        senders = [context.Process(target=send, args=(port, index * share, share, per_sender_rate, ready, go))
+        senders = [context.Process(target=send, args=(port, index * share, share, per_sender_rate, options.sources,
+                                                      ready, go))
                    for index in range(options.senders)]
         for sender in senders:
             sender.start()
@@ -136,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         if not options.keep_database:
             drop_database(options.database_url)
     print()
-    print(f"trap ingestion into {engine.dialect.name}, {options.senders} senders, rate asked "
+    print(f"trap ingestion into {engine.dialect.name}, {options.processes} receiving process(es), "
+          f"{options.senders} senders x {options.sources} sources, rate asked "
           f"{'unpaced' if not options.rate else f'{options.rate:.0f}/s'}, {os.cpu_count()} cores")
     print(f"sent {total} in {sent_seconds:.1f} s ({total / sent_seconds:.0f}/s); recorded {last_count} "
           f"({total - last_count} lost); recording rate {last_count / elapsed:.0f} traps/s")

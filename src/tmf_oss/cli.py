@@ -150,20 +150,34 @@ def demo(ctx, device_count, interfaces, port, database_url) -> None:
 @click.option("--host", default=None, help="Address to listen on [TMF_OSS_RECEIVER_HOST, default 127.0.0.1]")
 @click.option("--trap-port", type=int, default=None, help="UDP port for SNMP traps, 0 = off [TMF_OSS_TRAP_PORT, 1162]")
 @click.option("--syslog-port", type=int, default=None, help="UDP port for syslog, 0 = off [TMF_OSS_SYSLOG_PORT, 1514]")
+@click.option("--processes", type=int, default=1, show_default=True,
+              help="Receiving processes sharing the ports (SO_REUSEPORT): decoding takes a core each")
 @click.pass_context
-def receive(ctx, database_url, host, trap_port, syslog_port) -> None:
+def receive(ctx, database_url, host, trap_port, syslog_port, processes) -> None:
     """Receive SNMP traps and syslog messages and keep them as fault records (`tmf-oss faults` lists them)."""
+    import multiprocessing
+
     from tmf_oss.db.engine import Database
-    from tmf_oss.southbound.receivers import FaultReceivers
+    from tmf_oss.southbound.receivers import FaultReceivers, receive_in_process
 
     settings = _settings(ctx, database_url=database_url, receiver_host=host, trap_port=trap_port,
                          syslog_port=syslog_port)
     database = Database(settings.database_url)
-    receivers = FaultReceivers(database, settings).start()
+    receivers = FaultReceivers(database, settings).start(shared=processes > 1)
+    helpers = [multiprocessing.get_context("spawn").Process(target=receive_in_process, args=(settings,),
+                                                            name=f"tmf-oss-receive-{n}", daemon=True)
+               for n in range(1, processes)]
+    for helper in helpers:
+        helper.start()
     click.echo(f"receiving SNMP traps on {settings.receiver_host}:{receivers.traps.port or 'off'} and syslog on "
-               f"{settings.receiver_host}:{receivers.syslog.port or 'off'}; Ctrl-C to stop")
+               f"{settings.receiver_host}:{receivers.syslog.port or 'off'} in {processes} process(es); "
+               f"Ctrl-C to stop")
     _wait_for_signal()
+    for helper in helpers:
+        helper.terminate()
     receivers.close()
+    for helper in helpers:
+        helper.join(timeout=15)
     database.dispose()
 
 

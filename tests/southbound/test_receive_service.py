@@ -25,12 +25,14 @@ def free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_receive_records_traps_and_syslog_and_they_are_listed(database_url, client, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_receive_records_traps_and_syslog_and_they_are_listed(database_url, client, tmp_path, processes):
     truncate_all(database_url)
     trap_port, syslog_port = free_udp_port(), free_udp_port()
     env = {**os.environ, "TMF_OSS_DATABASE_URL": database_url, "TMF_OSS_LOG_LEVEL": "warning"}
     process = subprocess.Popen([sys.executable, "-m", "tmf_oss.cli", "receive", "--trap-port", str(trap_port),
-                                "--syslog-port", str(syslog_port)], env=env, cwd=tmp_path,
+                                "--syslog-port", str(syslog_port), "--processes", str(processes)],
+                               env=env, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         assert b"receiving SNMP traps" in process.stdout.readline()

@@ -29,14 +29,15 @@ class FaultReceivers:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tmf-oss-receivers", daemon=True)
 
-    def start(self) -> "FaultReceivers":
+    def start(self, *, shared: bool = False) -> "FaultReceivers":
+        """`shared`: several processes receive on the same ports (decoding is CPU-bound: one core each)."""
         self._thread.start()
         host = self.settings.receiver_host
         started = []
         if self.settings.trap_port:
-            started.append(self.traps.start(host=host, port=self.settings.trap_port))
+            started.append(self.traps.start(host=host, port=self.settings.trap_port, shared=shared))
         if self.settings.syslog_port:
-            started.append(self.syslog.start(host=host, port=self.settings.syslog_port))
+            started.append(self.syslog.start(host=host, port=self.settings.syslog_port, shared=shared))
         for coroutine in started:
             asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
         log.info("receiving traps on %s:%s and syslog on %s:%s", host, self.traps.port or "-", host,
@@ -49,3 +50,17 @@ class FaultReceivers:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self.sink.close()
+
+
+def receive_in_process(settings: Settings) -> None:
+    """One more receiving process on the same ports (spawned by `tmf-oss receive --processes N`)."""
+    import signal
+
+    database = Database(settings.database_url)
+    receivers = FaultReceivers(database, settings).start(shared=True)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    stopped.wait()
+    receivers.close()
+    database.dispose()

@@ -222,11 +222,13 @@ class SyslogReceiver(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._closed: asyncio.Future[None] | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Bind to host:port (port 0: any free port, then see `self.port`); IPv4 or IPv6 follows from `host`."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, shared: bool = False) -> None:
+        """Bind to host:port (port 0: any free port, then see `self.port`); IPv4 or IPv6 follows from `host`.
+        `shared`: other processes bind the same port (SO_REUSEPORT) and the kernel spreads senders over them."""
         loop = asyncio.get_running_loop()
         self._closed = loop.create_future()
-        self._transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        self._transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port),
+                                                                 reuse_port=shared or None)
         self.port = self._transport.get_extra_info("sockname")[1]
         log.info("syslog receiver listening on %s port %s", host, self.port)
 

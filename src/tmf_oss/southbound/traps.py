@@ -156,9 +156,12 @@ class TrapReceiver(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
 
-    async def start(self, host: str = "127.0.0.1", port: int = 162) -> "TrapReceiver":
+    async def start(self, host: str = "127.0.0.1", port: int = 162, *, shared: bool = False) -> "TrapReceiver":
+        """`shared`: other processes bind the same port (SO_REUSEPORT); the kernel spreads senders over them, one
+        sender always to the same process, so each device's traps stay in order."""
         loop = asyncio.get_running_loop()
-        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port),
+                                                                reuse_port=shared or None)
         # A trap storm arrives faster than it is decoded for a while: a large socket buffer absorbs the burst.
         sock = self.transport.get_extra_info("socket")
         try:
