@@ -94,3 +94,60 @@ def test_many_devices_are_read_concurrently(lab):
 
     found = run(all_devices)
     assert [d.identity.name for d in found] == ["d1", "d2", "d3"] * 5
+
+
+class SlowPath:
+    """A UDP relay on loopback that holds every request for `delay` seconds before passing it to a real agent:
+    a device that answers slowly."""
+
+    def __init__(self, agent: tuple[str, int], delay: float):
+        import socket
+        import threading
+
+        self.agent, self.delay = agent, delay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._relay, daemon=True)
+        self.thread.start()
+
+    def _relay(self) -> None:
+        import socket
+        import threading
+
+        while self.running:
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except OSError:
+                return
+
+            def answer(data=data, client=client):
+                time.sleep(self.delay)
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
+                    upstream.settimeout(5)
+                    upstream.sendto(data, self.agent)
+                    try:
+                        reply, _ = upstream.recvfrom(65535)
+                    except OSError:
+                        return
+                if self.running:
+                    self.sock.sendto(reply, client)
+
+            threading.Thread(target=answer, daemon=True).start()
+
+    def close(self) -> None:
+        self.running = False
+        self.sock.close()
+
+
+def test_a_slow_device_times_out_cleanly_or_is_waited_for(lab):
+    relay = SlowPath((lab.addresses[0], 161), delay=0.6)
+    try:
+        impatient = DeviceTarget("127.0.0.1", port=relay.port, timeout=0.3, retries=0)
+        with pytest.raises(DeviceError, match="No SNMP response"):
+            run(lambda adapter: adapter.identity(impatient))
+        patient = DeviceTarget("127.0.0.1", port=relay.port, timeout=2.0, retries=0)
+        assert run(lambda adapter: adapter.identity(patient)).name == "d1"
+    finally:
+        relay.close()
