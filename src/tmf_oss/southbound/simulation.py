@@ -88,6 +88,15 @@ def write_data(directory: Path, devices: int, interfaces: int, down: set[int]) -
 
 
 
+def _end_with_parent() -> None:
+    """In the simulator's process, before it starts: Linux ends it when the process that started it ends, however
+    that happens (a server stopped by a signal does not run its cleanup code)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @dataclass
 class SimulatedNetwork:
     """snmpsim processes serving `devices` devices, split across `processes` to use more than one core."""
@@ -121,7 +130,7 @@ class SimulatedNetwork:
                 self._running.append(subprocess.Popen(
                     [simulator, f"--data-dir={self.data_dir}", "--log-level=error", "--logging-method=null",
                      *endpoints], env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, start_new_session=True))
+                    stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_end_with_parent))
         time.sleep(3)  # snmpsim indexes its data files before it answers
         return self
 
