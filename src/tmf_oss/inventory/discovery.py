@@ -12,6 +12,8 @@ resource stands for which discovered thing.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
 import orjson
@@ -20,8 +22,10 @@ from sqlalchemy import select
 from tmf_oss.db.base import utcnow
 from tmf_oss.inventory.model import DiscoveredResource
 from tmf_oss.inventory.representation import characteristic_type
-from tmf_oss.southbound.adapter import Discovery, Interface, PhysicalComponent
+from tmf_oss.southbound.adapter import DeviceError, Discovery, Interface, PhysicalComponent
 from tmf_oss.tmf.errors import TmfError
+
+log = logging.getLogger("tmf_oss.discovery")
 
 MERGE_PATCH = "application/merge-patch+json"
 DEVICE_OWNED = {"managementAddress", "systemObjectId", "systemDescription", "systemLocation", "systemContact",
@@ -317,13 +321,7 @@ class DeviceOutcome:
 
 def discover_and_sync(platform, devices, *, base_url: str, max_concurrency: int = 64) -> list[DeviceOutcome]:
     """Discover every device (concurrently), then reconcile each into the inventory."""
-    import asyncio
-    import logging
-
-    from tmf_oss.southbound.adapter import DeviceError
-    from tmf_oss.southbound.snmp import SnmpAdapter
-
-    log = logging.getLogger("tmf_oss.discovery")
+    from tmf_oss.southbound.snmp import SnmpAdapter  # pysnmp loads only where discovery runs
 
     async def discover_all():
         adapter = SnmpAdapter(max_concurrency=max_concurrency)
