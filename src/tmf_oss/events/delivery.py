@@ -56,7 +56,7 @@ class RetryPolicy:
 class Sender:
     """POSTs event bodies. One libcurl handle per thread, kept between requests so connections stay alive."""
 
-    def __init__(self, *, timeout: float, pool_size: int = 16):
+    def __init__(self, *, timeout: float):
         self.timeout_ms = max(1, int(timeout * 1000))
         self._local = threading.local()
         self._handles: list[pycurl.Curl] = []

@@ -188,8 +188,7 @@ class Dispatcher:
         self.owner = owner or default_owner()
         self.style = settings.callback_style
         self.policy = RetryPolicy.from_settings(settings)
-        self.sender = Sender(timeout=settings.delivery_timeout_seconds,
-                             pool_size=max(4, settings.delivery_concurrency))
+        self.sender = Sender(timeout=settings.delivery_timeout_seconds)
         # The lease outlasts several timeouts, and progress is saved (renewing it) well before it ends.
         self.lease = timedelta(seconds=max(settings.delivery_lease_seconds, 4 * settings.delivery_timeout_seconds))
         self.work_budget = self.lease.total_seconds() / 4

@@ -228,16 +228,19 @@ def _interfaces(data_xml: str) -> list[dict[str, str]]:
     return list(found.values())
 
 
+def _well_formed(xml: str, what: str) -> str:
+    try:
+        etree.fromstring(xml.encode())
+    except etree.XMLSyntaxError as error:
+        raise ValueError(f"{what} is not well-formed XML: {error}") from error
+    return xml
+
+
 def _subtree_filter(filter_xml: str | None) -> str | None:
     """A subtree <filter> around `filter_xml`, which may hold several top-level elements."""
     if filter_xml is None:
         return None
-    wrapped = f'<filter xmlns="{BASE_NS}" type="subtree">{filter_xml}</filter>'
-    try:
-        etree.fromstring(wrapped.encode())
-    except etree.XMLSyntaxError as error:
-        raise ValueError(f"filter_xml is not well-formed XML: {error}") from error
-    return wrapped
+    return _well_formed(f'<filter xmlns="{BASE_NS}" type="subtree">{filter_xml}</filter>', "filter_xml")
 
 
 def _config_element(config_xml: str) -> str:
@@ -247,12 +250,7 @@ def _config_element(config_xml: str) -> str:
             return config_xml
     except etree.XMLSyntaxError:
         pass  # several top-level elements: they go inside <config>
-    wrapped = f'<config xmlns="{BASE_NS}">{config_xml}</config>'
-    try:
-        etree.fromstring(wrapped.encode())
-    except etree.XMLSyntaxError as error:
-        raise ValueError(f"config_xml is not well-formed XML: {error}") from error
-    return wrapped
+    return _well_formed(f'<config xmlns="{BASE_NS}">{config_xml}</config>', "config_xml")
 
 
 def _reason(operation: str, creds: NetconfCredentials, error: Exception, rpc_timeout: float) -> str:
