@@ -77,9 +77,15 @@ def worker(ctx, database_url) -> None:
     loop = start_dispatch_loop(platform)
     receivers = schedule = None
     if settings.run_receivers:
+        from tmf_oss.southbound.devices import DeviceFileError
         from tmf_oss.southbound.receivers import FaultReceivers
 
-        receivers = FaultReceivers(platform.db, settings).start()
+        try:
+            receivers = FaultReceivers(platform.db, settings).start()
+        except DeviceFileError as exc:
+            loop.close()
+            platform.close()
+            raise click.UsageError(str(exc)) from None
     if settings.devices_file:
         from tmf_oss.inventory.discovery_schedule import DiscoverySchedule
 
@@ -152,25 +158,35 @@ def demo(ctx, device_count, interfaces, port, database_url) -> None:
 @click.option("--syslog-port", type=int, default=None, help="UDP port for syslog, 0 = off [TMF_OSS_SYSLOG_PORT, 1514]")
 @click.option("--processes", type=int, default=1, show_default=True,
               help="Receiving processes sharing the ports (SO_REUSEPORT): decoding takes a core each")
+@click.option("--devices", "devices_file", default=None,
+              help="YAML file of managed devices: SNMPv3 trap credentials, NETCONF subscriptions "
+                   "[TMF_OSS_DEVICES_FILE]")
 @click.pass_context
-def receive(ctx, database_url, host, trap_port, syslog_port, processes) -> None:
-    """Receive SNMP traps and syslog messages and keep them as fault records (`tmf-oss faults` lists them)."""
+def receive(ctx, database_url, host, trap_port, syslog_port, processes, devices_file) -> None:
+    """Receive SNMP traps (v1, v2c, v3) and syslog messages, and subscribe to the NETCONF notifications of the
+    devices file's devices; keep them all as fault records (`tmf-oss faults` lists them)."""
     import multiprocessing
 
     from tmf_oss.db.engine import Database
+    from tmf_oss.southbound.devices import DeviceFileError
     from tmf_oss.southbound.receivers import FaultReceivers, receive_in_process
 
     settings = _settings(ctx, database_url=database_url, receiver_host=host, trap_port=trap_port,
-                         syslog_port=syslog_port)
+                         syslog_port=syslog_port, devices_file=devices_file)
     database = Database(settings.database_url)
-    receivers = FaultReceivers(database, settings).start(shared=processes > 1)
+    try:
+        receivers = FaultReceivers(database, settings).start(shared=processes > 1)
+    except DeviceFileError as exc:
+        raise click.UsageError(str(exc)) from None
     helpers = [multiprocessing.get_context("spawn").Process(target=receive_in_process, args=(settings,),
                                                             name=f"tmf-oss-receive-{n}", daemon=True)
                for n in range(1, processes)]
     for helper in helpers:
         helper.start()
+    subscriptions = len(receivers.netconf.devices)
     click.echo(f"receiving SNMP traps on {settings.receiver_host}:{receivers.traps.port or 'off'} and syslog on "
-               f"{settings.receiver_host}:{receivers.syslog.port or 'off'} in {processes} process(es); "
+               f"{settings.receiver_host}:{receivers.syslog.port or 'off'} in {processes} process(es)"
+               f"{f', NETCONF notifications from {subscriptions} device(s)' if subscriptions else ''}; "
                f"Ctrl-C to stop")
     _wait_for_signal()
     for helper in helpers:

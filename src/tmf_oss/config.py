@@ -60,6 +60,8 @@ class Settings:
     trap_port: int = 1162
     syslog_port: int = 1514
     trap_communities: str = "public"  # comma-separated; traps with another community are refused and counted
+    # The SSH host keys NETCONF devices must present (OpenSSH known_hosts format); empty: ~/.ssh/known_hosts.
+    netconf_known_hosts: str = ""
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 

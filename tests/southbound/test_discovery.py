@@ -195,6 +195,26 @@ def test_device_files_are_checked(monkeypatch, tmp_path):
             parse_devices(document)
 
 
+def test_netconf_sections_are_inherited_checked_and_keep_their_secrets(monkeypatch):
+    monkeypatch.setenv("NC_PASSWORD", "s3cret-nc")
+    devices = parse_devices({"defaults": {"netconf": {"user": "oss", "password": {"env": "NC_PASSWORD"}}},
+                             "devices": [{"address": "192.0.2.1"},
+                                         {"address": "192.0.2.2", "netconf": {"port": 2830, "notifications": False}},
+                                         {"address": "192.0.2.3", "netconf": None}]})
+    first, second, third = devices
+    assert (first.target.netconf.user, first.target.netconf.port, first.netconf_notifications) == ("oss", 830, True)
+    assert first.target.netconf.password.reveal() == "s3cret-nc"
+    assert (second.target.netconf.port, second.netconf_notifications) == (2830, False)
+    assert third.target.netconf is None and not third.netconf_notifications
+    assert "s3cret-nc" not in repr(devices)
+    for section, complaint in [({"password": "x"}, "needs a user"), ({"user": "oss"}, "key_file or a password"),
+                               ({"user": "oss", "key_file": "k", "notifications": "yes"}, "true or false"),
+                               ({"user": "oss", "key_file": "k", "colour": "red"}, "unknown netconf"),
+                               ("oss", "must be a mapping")]:
+        with pytest.raises(DeviceFileError, match=complaint):
+            parse_devices({"devices": [{"address": "a", "netconf": section}]})
+
+
 def test_the_discover_command(client, app, lab, database_url, tmp_path):
     from tests.e2e.test_serve import tmf_oss
 

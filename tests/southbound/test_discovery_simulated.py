@@ -1,7 +1,6 @@
 """Discovery of simulated devices (snmpsim): physical components (ENTITY-MIB) and their containment."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
@@ -9,9 +8,9 @@ from tests.southbound.test_discovery import by_name, characteristic, find
 from tmf_oss.inventory.discovery import discover_and_sync
 from tmf_oss.inventory.topology import descendants
 from tmf_oss.southbound.devices import parse_devices
-from tmf_oss.southbound.simulation import SIMULATOR, SimulatedNetwork
+from tmf_oss.southbound.simulation import SimulatedNetwork, simulator_path
 
-pytestmark = pytest.mark.skipif(shutil.which(SIMULATOR) is None, reason="snmpsim is not installed")
+pytestmark = pytest.mark.skipif(simulator_path() is None, reason="snmpsim is not installed")
 
 
 @pytest.fixture(scope="module")

@@ -151,3 +151,44 @@ def test_a_slow_device_times_out_cleanly_or_is_waited_for(lab):
         assert run(lambda adapter: adapter.identity(patient)).name == "d1"
     finally:
         relay.close()
+
+
+WRITER = SnmpCredentials(community=Secret("private"))
+D1_GE0 = 2  # ifIndex of d1-ge0 (lo is 1)
+
+
+def test_set_changes_the_interface_and_returns_what_it_replaced(lab):
+    target = DeviceTarget(lab.addresses[0], snmp=WRITER)
+    previous = run(lambda adapter: adapter.configure_interface(target, D1_GE0, alias="to d2"))
+    assert previous == {f"1.3.6.1.2.1.31.1.1.1.18.{D1_GE0}": ""}
+    after = run(lambda adapter: adapter.interfaces(DeviceTarget(lab.addresses[0])))
+    assert {i.index: i.alias for i in after}[D1_GE0] == "to d2"
+    run(lambda adapter: adapter.set(target, previous))  # the undo the caller was handed
+    after = run(lambda adapter: adapter.interfaces(DeviceTarget(lab.addresses[0])))
+    assert {i.index: i.alias for i in after}[D1_GE0] == ""
+
+
+def test_set_over_v3_takes_an_interface_down_and_up(lab):
+    target = DeviceTarget(lab.addresses[0], snmp=V3)
+    admin = f"1.3.6.1.2.1.2.2.1.7.{D1_GE0}"
+    try:
+        run(lambda adapter: adapter.configure_interface(target, D1_GE0, admin_status="down"))
+        assert run(lambda adapter: adapter.get(target, [admin])) == {admin: 2}
+    finally:
+        run(lambda adapter: adapter.configure_interface(target, D1_GE0, admin_status="up"))
+    assert run(lambda adapter: adapter.get(target, [admin])) == {admin: 1}
+
+
+def test_a_refused_set_changes_nothing_and_names_the_object(lab):
+    target = DeviceTarget(lab.addresses[0], snmp=WRITER)
+    alias, description = f"1.3.6.1.2.1.31.1.1.1.18.{D1_GE0}", "1.3.6.1.2.1.1.1.0"
+    with pytest.raises(DeviceError) as refused:  # sysDescr is read-only: the whole PDU is refused
+        run(lambda adapter: adapter.set(target, {alias: "half done?", description: "renamed"}))
+    assert "notWritable" in refused.value.reason and description in refused.value.reason
+    assert run(lambda adapter: adapter.get(target, [alias])) == {alias: ""}
+    read_only = DeviceTarget(lab.addresses[0], timeout=1, retries=0)  # community public may only read
+    with pytest.raises(DeviceError) as no_access:
+        run(lambda adapter: adapter.set(read_only, {alias: "nope"}))
+    assert "private" not in str(no_access.value)
+    with pytest.raises(ValueError):
+        run(lambda adapter: adapter.configure_interface(target, D1_GE0, admin_status="sideways"))

@@ -37,14 +37,23 @@ class SnmpCredentials:
 
 
 @dataclass(frozen=True)
+class NetconfCredentials:
+    user: str
+    password: Secret | None = None
+    key_file: str | None = None  # path of a private key; its passphrase, if any, is `password`
+    port: int = 830
+
+
+@dataclass(frozen=True)
 class DeviceTarget:
-    """How to reach one device's management agent."""
+    """How to reach one device's management agents."""
 
     address: str
-    port: int = 161
+    port: int = 161  # SNMP
     snmp: SnmpCredentials = field(default_factory=SnmpCredentials)
     timeout: float = 2.0
     retries: int = 1
+    netconf: NetconfCredentials | None = None  # None: the device is not managed over NETCONF
 
 
 @dataclass

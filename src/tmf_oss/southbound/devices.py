@@ -15,6 +15,14 @@
           auth_key: {file: /run/secrets/oss-auth}
           priv_protocol: AES         # DES AES AES192 AES256
           priv_key: {env: OSS_PRIV_KEY}
+        netconf:                     # optional: the device also speaks NETCONF (over SSH)
+          user: oss
+          key_file: /run/secrets/oss-netconf-key   # and/or password: {env: ...} (the key's passphrase if both)
+          port: 830
+          notifications: true        # subscribe to its event stream (the fault receivers do); default true
+
+SNMPv3 credentials also let the trap receiver accept the device's SNMPv3 notifications. A `netconf` section in
+`defaults` is inherited like the `snmp` one; a device can turn it off with `netconf: null`.
 
 A secret is `{env: NAME}` (an environment variable), `{file: PATH}` (the file's content, trailing newline
 removed), or a plain string. Secrets are held as `Secret` values: never printed, logged or returned by an API.
@@ -27,10 +35,11 @@ from pathlib import Path
 
 import yaml
 
-from tmf_oss.southbound.adapter import DeviceTarget, Secret, SnmpCredentials
+from tmf_oss.southbound.adapter import DeviceTarget, NetconfCredentials, Secret, SnmpCredentials
 
 SNMP_KEYS = {"version", "community", "user", "auth_key", "priv_key", "auth_protocol", "priv_protocol"}
-DEVICE_KEYS = {"address", "port", "timeout", "retries", "snmp", "rediscover_seconds"}
+NETCONF_KEYS = {"user", "password", "key_file", "port", "notifications"}
+DEVICE_KEYS = {"address", "port", "timeout", "retries", "snmp", "netconf", "rediscover_seconds"}
 
 
 class DeviceFileError(ValueError):
@@ -41,6 +50,7 @@ class DeviceFileError(ValueError):
 class ManagedDevice:
     target: DeviceTarget
     rediscover_seconds: float = 3600.0
+    netconf_notifications: bool = False  # subscribe to the device's NETCONF event stream
 
 
 def _secret(value, where: str) -> Secret:
@@ -78,12 +88,47 @@ def _snmp(section: dict, inherited: SnmpCredentials, where: str) -> SnmpCredenti
     return credentials
 
 
+def _netconf(section, inherited: tuple[NetconfCredentials | None, bool], where: str
+             ) -> tuple[NetconfCredentials | None, bool]:
+    """(credentials, subscribe to notifications) from a `netconf` section over the inherited ones."""
+    if section is None:
+        return None, False
+    if not isinstance(section, dict):
+        raise DeviceFileError(f"{where}: 'netconf' must be a mapping (or null)")
+    unknown = set(section) - NETCONF_KEYS
+    if unknown:
+        raise DeviceFileError(f"{where}: unknown netconf settings {sorted(unknown)}")
+    base, notifications = inherited
+    values = {} if base is None else {"user": base.user, "password": base.password, "key_file": base.key_file,
+                                      "port": base.port}
+    for key, value in section.items():
+        if key == "password":
+            values[key] = _secret(value, f"{where}.netconf.password")
+        elif key == "port":
+            values[key] = int(value)
+        elif key == "notifications":
+            if not isinstance(value, bool):
+                raise DeviceFileError(f"{where}: netconf notifications is true or false")
+            notifications = value
+        else:
+            values[key] = str(value)
+    if not values.get("user"):
+        raise DeviceFileError(f"{where}: NETCONF needs a user")
+    if not values.get("password") and not values.get("key_file"):
+        raise DeviceFileError(f"{where}: NETCONF needs a key_file or a password")
+    if base is None and "notifications" not in section:
+        notifications = True
+    return NetconfCredentials(**values), notifications
+
+
 def parse_devices(document: dict, *, source: str = "devices file") -> list[ManagedDevice]:
     if not isinstance(document, dict) or not isinstance(document.get("devices"), list):
         raise DeviceFileError(f"{source}: expected a mapping with a 'devices' list")
     defaults = document.get("defaults") or {}
     base_snmp = _snmp(defaults.get("snmp", {}), SnmpCredentials(), f"{source}: defaults")
     base_interval = float(defaults.get("rediscover_seconds", 3600))
+    base_netconf = _netconf(defaults["netconf"], (None, False), f"{source}: defaults") \
+        if "netconf" in defaults else (None, False)
     devices, seen = [], set()
     for position, entry in enumerate(document["devices"], start=1):
         where = f"{source}: device {position}"
@@ -97,15 +142,18 @@ def parse_devices(document: dict, *, source: str = "devices file") -> list[Manag
             raise DeviceFileError(f"{where}: {address} is listed twice")
         seen.add(address)
         try:
+            netconf, notifications = _netconf(entry["netconf"], base_netconf, where) \
+                if "netconf" in entry else base_netconf
             target = DeviceTarget(address=address, port=int(entry.get("port", 161)),
                                   snmp=_snmp(entry.get("snmp", {}), base_snmp, where),
-                                  timeout=float(entry.get("timeout", 2.0)), retries=int(entry.get("retries", 1)))
+                                  timeout=float(entry.get("timeout", 2.0)), retries=int(entry.get("retries", 1)),
+                                  netconf=netconf)
             interval = float(entry.get("rediscover_seconds", base_interval))
         except (TypeError, ValueError) as exc:
             if isinstance(exc, DeviceFileError):
                 raise
             raise DeviceFileError(f"{where}: {exc}") from None
-        devices.append(ManagedDevice(target, interval))
+        devices.append(ManagedDevice(target, interval, notifications and netconf is not None))
     return devices
 
 

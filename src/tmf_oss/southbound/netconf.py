@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -27,7 +26,7 @@ from ncclient.manager import Manager
 from ncclient.operations import RPCError, TimeoutExpiredError
 from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 
-from tmf_oss.southbound.adapter import DeviceError, Secret
+from tmf_oss.southbound.adapter import DeviceError, NetconfCredentials
 from tmf_oss.southbound.faults import NETCONF_NOTIFICATION, FaultRecord, FaultSink
 
 log = logging.getLogger("tmf_oss.southbound.netconf")
@@ -43,14 +42,6 @@ NOTIFICATION_SEVERITY = {"link-down": "major", "link-up": "cleared"}
 NOTIFICATION_POLL_SECONDS = 0.5
 
 Result = TypeVar("Result")
-
-
-@dataclass(frozen=True)
-class NetconfCredentials:
-    user: str
-    password: Secret | None = None
-    key_file: str | None = None  # path of a private key; its passphrase, if any, is `password`
-    port: int = 830
 
 
 class NetconfAdapter:
@@ -89,8 +80,13 @@ class NetconfAdapter:
         """Subscribe to the device's NETCONF event stream and hand each notification to `sink` as a FaultRecord,
         until `stop` is set (cancelling the awaiting task does not end the worker thread: set `stop`). `subscribed`
         is set once the subscription is in place. Raises DeviceError when the session cannot be set up or ends."""
-        await self._run(address, creds, "create-subscription",
-                        lambda session: _listen(address, session, sink, stop, subscribed))
+        await asyncio.to_thread(self.listen, address, creds, sink, stop, subscribed)
+
+    def listen(self, address: str, creds: NetconfCredentials, sink: FaultSink, stop: threading.Event,
+               subscribed: threading.Event | None = None) -> None:
+        """`notifications`, in the calling thread (for a long-lived listener that owns its thread)."""
+        self._in_session(address, creds, "create-subscription",
+                         lambda session: _listen(address, session, sink, stop, subscribed))
 
     async def _run(self, address: str, creds: NetconfCredentials, operation: str,
                    work: Callable[[Manager], Result]) -> Result:

@@ -1,8 +1,10 @@
-"""The fault receivers as a running service: SNMP traps and syslog on their UDP ports, into the fault store.
+"""The fault receivers as a running service: SNMP traps and syslog on their UDP ports, and NETCONF notification
+subscriptions to the devices file's devices, into the fault store.
 
-Runs inside `tmf-oss worker` (when enabled) or alone as `tmf-oss receive`. Each receiver owns its socket on one
-asyncio loop in a thread of its own; records go through a BufferedFaultSink, so a slow database never stalls
-the sockets.
+Runs inside `tmf-oss worker` (when enabled) or alone as `tmf-oss receive`. The UDP receivers share one asyncio loop
+in a thread of their own; records go through a BufferedFaultSink, so a slow database never stalls the sockets.
+The devices file (TMF_OSS_DEVICES_FILE), when there is one, gives the SNMPv3 credentials traps are checked with
+and the devices whose NETCONF event stream we subscribe to.
 """
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ import threading
 
 from tmf_oss.config import Settings
 from tmf_oss.db.engine import Database
+from tmf_oss.southbound.devices import ManagedDevice, load_devices
 from tmf_oss.southbound.fault_store import BufferedFaultSink, FaultStore
+from tmf_oss.southbound.netconf import NetconfAdapter
+from tmf_oss.southbound.netconf_listeners import NetconfListeners
 from tmf_oss.southbound.syslog import SyslogReceiver
 from tmf_oss.southbound.traps import TrapReceiver
 
@@ -21,16 +26,22 @@ log = logging.getLogger("tmf_oss.southbound.receivers")
 
 class FaultReceivers:
     def __init__(self, db: Database, settings: Settings):
+        """Raises DeviceFileError when the devices file is not usable."""
         self.settings = settings
         self.sink = BufferedFaultSink(FaultStore(db))
+        devices: list[ManagedDevice] = load_devices(settings.devices_file) if settings.devices_file else []
         communities = frozenset(c.strip() for c in settings.trap_communities.split(",") if c.strip())
-        self.traps = TrapReceiver(self.sink, communities=communities or None)
+        self.traps = TrapReceiver(self.sink, communities=communities or None,
+                                  v3_credentials={d.target.address: d.target.snmp for d in devices})
         self.syslog = SyslogReceiver(self.sink)
+        self.netconf = NetconfListeners(devices, self.sink, NetconfAdapter(
+            known_hosts=settings.netconf_known_hosts or None))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tmf-oss-receivers", daemon=True)
 
-    def start(self, *, shared: bool = False) -> "FaultReceivers":
-        """`shared`: several processes receive on the same ports (decoding is CPU-bound: one core each)."""
+    def start(self, *, shared: bool = False, subscribe: bool = True) -> "FaultReceivers":
+        """`shared`: several processes receive on the same ports (decoding is CPU-bound: one core each).
+        `subscribe`: hold the NETCONF subscriptions (in one process only, or every notification comes twice)."""
         self._thread.start()
         host = self.settings.receiver_host
         started = []
@@ -42,9 +53,12 @@ class FaultReceivers:
             asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
         log.info("receiving traps on %s:%s and syslog on %s:%s", host, self.traps.port or "-", host,
                  self.syslog.port or "-")
+        if subscribe:
+            self.netconf.start()
         return self
 
     def close(self) -> None:
+        self.netconf.close()
         for receiver in (self.traps, self.syslog):
             asyncio.run_coroutine_threadsafe(receiver.stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -57,7 +71,7 @@ def receive_in_process(settings: Settings) -> None:
     import signal
 
     database = Database(settings.database_url)
-    receivers = FaultReceivers(database, settings).start(shared=True)
+    receivers = FaultReceivers(database, settings).start(shared=True, subscribe=False)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())

@@ -11,12 +11,19 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SIMULATOR = "snmpsim-command-responder"
+
+
+def simulator_path() -> str | None:
+    """snmpsim's responder; beside our interpreter first: installed in the same virtualenv, it need not be on
+    PATH."""
+    return shutil.which(SIMULATOR, path=str(Path(sys.executable).parent)) or shutil.which(SIMULATOR)
 PORT = 1161
 
 
@@ -117,7 +124,7 @@ class SimulatedNetwork:
                              "snmp": {"community": f"dev{i}"}} for i in range(1, self.devices + 1)]}
 
     def start(self, *, down: set[int] = frozenset()) -> "SimulatedNetwork":
-        simulator = shutil.which(SIMULATOR)
+        simulator = simulator_path()
         if simulator is None:
             raise RuntimeError("snmpsim is not installed: pip install 'tmf-oss[demo]' (or pip install snmpsim)")
         if not 1 <= self.devices <= 250:

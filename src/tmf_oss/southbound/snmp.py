@@ -1,8 +1,10 @@
-"""The SNMP adapter (pysnmp, asyncio): identity, interfaces, physical components and counters of a device.
+"""The SNMP adapter (pysnmp, asyncio): identity, interfaces, physical components and counters of a device, and
+configuration changes by SET.
 
 Standard MIB objects only, by numeric OID (no MIB files needed): SNMPv2-MIB system group, IF-MIB ifTable and
 ifXTable, ENTITY-MIB entPhysicalTable, LLDP-MIB remote table. v2c or v3 (authPriv). Tables are read with GETBULK
-walks. One SnmpAdapter serves many devices concurrently; `max_concurrency` bounds the requests in flight so a
+walks. A SET carries all its changes in one PDU, which the agent applies as a whole or not at all (RFC 3416);
+the adapter reads the previous values first, so a caller can undo a change later. One SnmpAdapter serves many devices concurrently; `max_concurrency` bounds the requests in flight so a
 large fleet neither floods the network nor the process.
 """
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 from datetime import datetime, timezone
 
 from pysnmp.hlapi.v3arch import asyncio as snmp
-from pysnmp.proto.rfc1902 import Counter32, Counter64, Gauge32, Integer, Integer32, TimeTicks, Unsigned32
+from pysnmp.proto.rfc1902 import (Counter32, Counter64, Gauge32, Integer, Integer32, OctetString, TimeTicks,
+                                  Unsigned32)
 
 from tmf_oss.southbound.adapter import (CounterSample, DeviceError, DeviceIdentity, DeviceTarget, Discovery,
                                         Interface, InterfaceCounters, Neighbour, PhysicalComponent, SnmpCredentials)
@@ -37,6 +40,10 @@ AUTH_PROTOCOLS = {"MD5": snmp.usmHMACMD5AuthProtocol, "SHA": snmp.usmHMACSHAAuth
 PRIV_PROTOCOLS = {"DES": snmp.usmDESPrivProtocol, "AES": snmp.usmAesCfb128Protocol,
                   "AES192": snmp.usmAesCfb192Protocol, "AES256": snmp.usmAesCfb256Protocol}
 
+IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"
+IF_ALIAS = "1.3.6.1.2.1.31.1.1.1.18"
+ADMIN_STATUS_VALUES = {"up": 1, "down": 2, "testing": 3}
+
 BULK_SIZE = 25
 
 
@@ -54,6 +61,19 @@ def _auth_data(credentials: SnmpCredentials):
     if credentials.version != "2c":
         raise ValueError(f"unsupported SNMP version {credentials.version!r} (2c or 3)")
     return snmp.CommunityData(credentials.community.reveal(), mpModel=1)
+
+
+def _snmp_value(value):
+    """What a SET sends: int as INTEGER, text or bytes as OCTET STRING; any other SMI type given as pysnmp's."""
+    if isinstance(value, bool):
+        raise TypeError("an SNMP value cannot be a bool")
+    if isinstance(value, int):
+        return Integer32(value)
+    if isinstance(value, (str, bytes)):
+        return OctetString(value)
+    if hasattr(value, "isSameTypeWith"):  # already a pysnmp value (Gauge32, IpAddress, ...)
+        return value
+    raise TypeError(f"cannot send a {type(value).__name__} over SNMP")
 
 
 def _python(value):
@@ -99,6 +119,39 @@ class SnmpAdapter:
             raise DeviceError(target.address, f"SNMP GET refused: {status.prettyPrint()} at {index}")
         return {str(oid): _python(value) for oid, value in bindings
                 if value.__class__.__name__ not in ("NoSuchObject", "NoSuchInstance", "EndOfMibView")}
+
+    async def set(self, target: DeviceTarget, values: dict[str, object]) -> dict[str, object]:
+        """Set every OID in `values` in one SET PDU: the agent applies all of them or none. Returns the values
+        they had before (read just ahead of the SET), for an undo. A refused change raises DeviceError naming the
+        object and the agent's reason."""
+        if not values:
+            return {}
+        bindings = [snmp.ObjectType(snmp.ObjectIdentity(oid), _snmp_value(value)) for oid, value in values.items()]
+        previous = await self.get(target, list(values))
+        transport = await self._transport(target)
+        async with self._slots:
+            error, status, index, _ = await snmp.set_cmd(
+                self.engine, _auth_data(target.snmp), transport, snmp.ContextData(), *bindings)
+        if error:
+            raise DeviceError(target.address, f"SNMP SET failed: {error}")
+        if status:
+            position = int(index)
+            culprit = list(values)[position - 1] if 0 < position <= len(values) else "the request"
+            raise DeviceError(target.address, f"SNMP SET refused, nothing changed: {status.prettyPrint()} "
+                                              f"for {culprit}")
+        return previous
+
+    async def configure_interface(self, target: DeviceTarget, index: int, *, admin_status: str | None = None,
+                                  alias: str | None = None) -> dict[str, object]:
+        """Bring an interface up or down and/or set its description (ifAlias), in one SET."""
+        values: dict[str, object] = {}
+        if admin_status is not None:
+            if admin_status not in ADMIN_STATUS_VALUES:
+                raise ValueError(f"admin status must be one of {sorted(ADMIN_STATUS_VALUES)}")
+            values[f"{IF_ADMIN_STATUS}.{index}"] = ADMIN_STATUS_VALUES[admin_status]
+        if alias is not None:
+            values[f"{IF_ALIAS}.{index}"] = alias
+        return await self.set(target, values)
 
     async def walk(self, target: DeviceTarget, table: str) -> dict[tuple[int, ...], dict[int, object]]:
         """A table as {row index: {column: value}}, read with GETBULK."""

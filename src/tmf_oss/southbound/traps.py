@@ -1,7 +1,8 @@
-"""SNMP trap receiver: SNMPv1 traps, SNMPv2c traps and informs (acknowledged) become FaultRecords.
+"""SNMP trap receiver: SNMPv1 traps, SNMPv2c and SNMPv3 traps and informs (acknowledged) become FaultRecords.
 
 Decoding uses pysnmp's protocol modules on datagrams we receive ourselves, so every packet is accounted for: a
-malformed one, or one with a community we do not accept, is counted and logged, and the receiver carries on.
+malformed one, or one with a community or SNMPv3 user we do not accept, is counted and logged, and the receiver
+carries on. SNMPv3 messages go through pysnmp's USM (trap_v3.py).
 SNMPv1 traps are read as their SNMPv2 equivalent (RFC 3584: generic trap n is snmpTraps.(n+1), an
 enterprise-specific one is enterprise.0.specific), so one table of rules serves both.
 """
@@ -16,8 +17,11 @@ from datetime import datetime, timezone
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api
+from pysnmp.proto.error import ProtocolError
 
+from tmf_oss.southbound.adapter import SnmpCredentials
 from tmf_oss.southbound.faults import SNMP_TRAP, FaultRecord, FaultSink, ReceiverStats
+from tmf_oss.southbound.trap_v3 import SnmpV3Notifications, V3Refused
 
 log = logging.getLogger("tmf_oss.southbound.traps")
 
@@ -48,6 +52,10 @@ class TrapError(ValueError):
 
 class TrapRefused(TrapError):
     """A notification with a community this receiver does not accept."""
+
+
+class SnmpV3Message(TrapError):
+    """An SNMPv3 datagram: not for the v1/v2c decoder."""
 
 
 @dataclass
@@ -87,6 +95,12 @@ def _decode_message(data: bytes):
             continue
         if int(module.apiMessage.get_version(message)) == version:
             return version, module, message
+    try:
+        version = int(api.decodeMessageVersion(data))
+    except (PyAsn1Error, ValueError, TypeError, ProtocolError):
+        version = None
+    if version == 3:
+        raise SnmpV3Message("an SNMPv3 message")
     raise TrapError(f"not an SNMPv1/v2c message: {type(problem).__name__ if problem else 'version'}")
 
 
@@ -116,11 +130,25 @@ def decode_trap(data: bytes, sender: str, received_at: datetime,
         elif not pdu.isSameTypeWith(module.SNMPv2TrapPDU()):
             raise TrapError("an SNMPv2c message that is not a trap or an inform")
         bindings = module.apiPDU.get_varbinds(pdu)
-        by_oid = {str(oid): value for oid, value in bindings}
-        if SNMP_TRAP_OID not in by_oid:
-            raise TrapError("a notification without snmpTrapOID.0")
-        trap_oid = str(by_oid[SNMP_TRAP_OID])
-        uptime = int(by_oid[SYS_UPTIME]) if SYS_UPTIME in by_oid else 0
+        trap_oid, uptime = _v2_header(bindings)
+    return Decoded(_record(sender, received_at, trap_oid, uptime, bindings, details), acknowledgement)
+
+
+def _v2_header(bindings) -> tuple[str, int]:
+    """snmpTrapOID.0 and sysUpTime.0 of an SNMPv2 notification."""
+    by_oid = {str(oid): value for oid, value in bindings}
+    if SNMP_TRAP_OID not in by_oid:
+        raise TrapError("a notification without snmpTrapOID.0")
+    return str(by_oid[SNMP_TRAP_OID]), int(by_oid[SYS_UPTIME]) if SYS_UPTIME in by_oid else 0
+
+
+def decode_v3_notification(notification, sender: str, received_at: datetime) -> FaultRecord:
+    trap_oid, uptime = _v2_header(notification.bindings)
+    details = {"version": "3", "user": notification.user, "engine_id": notification.engine_id}
+    return _record(sender, received_at, trap_oid, uptime, notification.bindings, details)
+
+
+def _record(sender: str, received_at: datetime, trap_oid: str, uptime: int, bindings, details: dict) -> FaultRecord:
     kind, severity = STANDARD_TRAPS.get(trap_oid, (trap_oid, "indeterminate"))
     record = FaultRecord(source=SNMP_TRAP, device_address=sender, received_at=received_at, kind=kind,
                          severity=severity, details=details)
@@ -143,15 +171,19 @@ def decode_trap(data: bytes, sender: str, received_at: datetime,
     where = f" on {record.interface or 'ifIndex ' + str(record.interface_index)}" \
         if record.interface or record.interface_index is not None else ""
     record.text = f"{kind}{where} from {sender}"
-    return Decoded(record, acknowledgement)
+    return record
 
 
 class TrapReceiver(asyncio.DatagramProtocol):
     """Listens on a UDP port (162 by default on a real deployment; configurable) and feeds a FaultSink."""
 
-    def __init__(self, sink: FaultSink, *, communities: frozenset[str] | None = None):
+    def __init__(self, sink: FaultSink, *, communities: frozenset[str] | None = None,
+                 v3_credentials: dict[str, SnmpCredentials] | None = None):
+        """`v3_credentials`: SNMPv3 credentials by device address (the devices file's); without any, SNMPv3
+        notifications are refused."""
         self.sink = sink
         self.communities = communities
+        self.v3 = SnmpV3Notifications(v3_credentials or {}, self._reply)
         self.stats = ReceiverStats()
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
@@ -174,24 +206,54 @@ class TrapReceiver(asyncio.DatagramProtocol):
     async def stop(self) -> None:
         if self.transport is not None:
             self.transport.close()
+        self.v3.close()
+
+    def _reply(self, data: bytes, addr: tuple) -> None:
+        if self.transport is not None:
+            self.transport.sendto(data, addr)
 
     def datagram_received(self, data: bytes, addr) -> None:
         self.stats.received += 1
         sender = addr[0]
+        received_at = datetime.now(timezone.utc)
         try:
-            decoded = decode_trap(data, sender, datetime.now(timezone.utc), self.communities)
+            decoded = decode_trap(data, sender, received_at, self.communities)
         except TrapRefused:
             self.stats.refused += 1
             log.warning("trap from %s refused: community not accepted", sender)
+            return
+        except SnmpV3Message:
+            self._v3_received(data, addr, received_at)
             return
         except TrapError as exc:
             self.stats.malformed += 1
             log.warning("unreadable datagram from %s (%d bytes): %s", sender, len(data), exc)
             return
-        if decoded.acknowledgement is not None and self.transport is not None:
-            self.transport.sendto(decoded.acknowledgement, addr)
+        if decoded.acknowledgement is not None:
+            self._reply(decoded.acknowledgement, addr)
+        self._record(decoded.record, sender)
+
+    def _v3_received(self, data: bytes, addr, received_at: datetime) -> None:
+        sender = addr[0]
         try:
-            self.sink(decoded.record)
+            notification = self.v3.decode(data, addr)
+        except V3Refused as refused:
+            self.stats.refused += 1
+            log.warning("SNMPv3 message from %s refused: %s", sender, refused)
+            return
+        if notification is None:  # an inform sender's engine-ID discovery, answered by the engine
+            return
+        try:
+            record = decode_v3_notification(notification, sender, received_at)
+        except TrapError as exc:
+            self.stats.malformed += 1
+            log.warning("unreadable SNMPv3 notification from %s: %s", sender, exc)
+            return
+        self._record(record, sender)
+
+    def _record(self, record: FaultRecord, sender: str) -> None:
+        try:
+            self.sink(record)
             self.stats.recorded += 1
         except Exception:
             self.stats.sink_errors += 1
