@@ -16,7 +16,9 @@ item carries ``x-tmf-oss-extension: true`` (on an operation, parameter,
 request-body media type, response, schema or property).  Such additions are
 reported as *extensions*, not as differences.  A schema that uses ``anyOf``
 where the official one says ``oneOf`` is accepted when it carries an
-``x-tmf-oss-note`` explaining why; it is reported as a *note*.
+``x-tmf-oss-note`` explaining why; it is reported as a *note*. So is a property
+whose ``type`` differs from the official one and carries the same mark (for a
+type the official document contradicts itself on, with a comment saying why).
 
 Media types are compared without their ``charset`` parameter, so
 ``application/json;charset=utf-8`` equals ``application/json``.
@@ -457,6 +459,8 @@ class _Comparer:
                 self.signatures(f"{where} {key}", a, b)
             elif key == "$ref" and a is not None and b is not None and a != b:
                 self.diff(where, f"refers to {a!r} in the official document, to {b!r} in ours")
+            elif key == "type" and a != b and a is not None and ours.get(NOTE_MARK) is True:
+                self.note(where, f"type {_fmt(b)} instead of the official {_fmt(a)} ({NOTE_MARK})")
             elif a != b:
                 if a is None:
                     self.diff(where, f"{key} {_fmt(b)} only in ours")
