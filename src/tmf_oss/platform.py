@@ -56,9 +56,10 @@ def load_spec(spec_file: str) -> dict:
 
 
 def all_apis() -> list[ApiDefinition]:
+    from tmf_oss.alarms.api import ALARM_API
     from tmf_oss.inventory.api import INVENTORY_API
 
-    return [INVENTORY_API]
+    return [INVENTORY_API, ALARM_API]
 
 
 class Platform:

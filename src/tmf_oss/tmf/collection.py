@@ -54,9 +54,37 @@ class EntitySpec:
     on_create: Callable[[dict], None] | None = None  # fill in server-owned members of a new entity
     # Keeps side tables in step with a written row, e.g. links; `created` says whether the row is new.
     on_write: Callable[..., None] | None = None
+    # Runs in the creating transaction before the row is built, and may complete the document: a task
+    # resource does its work here (on_insert(session, canonical, WriteContext)), all or nothing with the row.
+    on_insert: Callable[..., None] | None = None
+    # Checks a PATCH against the entity's life-cycle and fills in what follows from it (on_update(previous,
+    # canonical), raising a TmfError for a change the domain does not allow).
+    on_update: Callable[[dict, dict], None] | None = None
     # API version -> column holding that version's representation (without id/href) as JSON text, rendered
     # when the entity is written, so reads send stored text instead of parsing and re-serialising documents.
     rendered_columns: dict[str, str] = field(default_factory=dict)
+    # Further column values computed from the canonical document on every write (lookup keys a domain needs
+    # that are not one attribute, e.g. an alarm's deduplication key).
+    derived_columns: Callable[[dict], dict] | None = None
+
+
+@dataclass
+class RowUpdate:
+    """One entity rewritten inside a caller's transaction (see Collection.update_rows)."""
+
+    seq: int
+    ident: str
+    version: int  # the version read; the write fails if another writer moved it on
+    previous: dict  # canonical document as read
+    canonical: dict  # canonical document to store
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """What a domain hook needs to emit events of its own in the same transaction."""
+
+    base_url: str
+    correlation_id: str | None
 
 
 @dataclass
@@ -283,25 +311,70 @@ class Collection:
         run or a burst of faults writes. Rows go in with one multi-row INSERT and the count moves once."""
         served = self.served(version)
         prepared = [self._new_entity(served, payload) for payload in payloads]
-        model = self.spec.model
         try:
             with self.db.transaction() as session:
-                rows = [model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical),
-                              **self._rendered(canonical)) for ident, canonical in prepared]
-                session.add_all(rows)
-                session.flush()
-                for row, (ident, canonical) in zip(rows, prepared):
-                    self._record_extensions(session, canonical)
-                    if self.spec.on_write:
-                        self.spec.on_write(session, row, canonical, created=True)
-                self._count(session, len(rows))
-                for ident, canonical in prepared:
-                    self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
+                if self.spec.on_insert:
+                    for _, canonical in prepared:
+                        self.spec.on_insert(session, canonical, WriteContext(base_url, correlation_id))
+                self.insert(session, prepared, base_url=base_url, correlation_id=correlation_id)
         except IntegrityError:
             idents = ", ".join(f"'{ident}'" for ident, _ in prepared)
             raise TmfError(409, "Conflict", f"a {self.spec.name} with id {idents} already exists") from None
         wake_up.notify()
         return [(self.render(served, base_url, ident, canonical, selection), etag(1)) for ident, canonical in prepared]
+
+    def insert(self, session: Session, prepared: Sequence[tuple[str, dict]], *, base_url: str,
+               correlation_id: str | None) -> list:
+        """New entities (id, canonical document) into the caller's transaction, with their events and count.
+        For domain code that writes many entities at once (the fault engine); the caller commits, then calls
+        `wake_up.notify()`."""
+        model = self.spec.model
+        rows = [model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical),
+                      **self._rendered(canonical)) for ident, canonical in prepared]
+        session.add_all(rows)
+        session.flush()
+        for row, (ident, canonical) in zip(rows, prepared):
+            self._record_extensions(session, canonical)
+            if self.spec.on_write:
+                self.spec.on_write(session, row, canonical, created=True)
+        self._count(session, len(rows))
+        for ident, canonical in prepared:
+            self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
+        return rows
+
+    def update_rows(self, session: Session, updates: Sequence[RowUpdate], *, base_url: str,
+                    correlation_id: str | None) -> None:
+        """Rewrite existing entities in the caller's transaction: one executemany UPDATE guarded by each row's
+        version, then the attribute-value and state change events each change calls for. Raises a 409 TmfError
+        when another writer changed one of the rows since it was read."""
+        if not updates:
+            return
+        model = self.spec.model
+        now = utcnow()
+        parameters = []
+        for change in updates:
+            values = self._typed_columns(change.canonical)
+            values.update(doc=change.canonical, version=change.version + 1, updated_at=now,
+                          **self._rendered(change.canonical))
+            parameters.append({"b_seq": change.seq, "b_version": change.version,
+                               **{f"v_{key}": value for key, value in values.items()}})
+        columns = [key for key in parameters[0] if key.startswith("v_")]
+        statement = (update(model).where(model.seq == bindparam("b_seq"), model.version == bindparam("b_version"))
+                     .values({getattr(model, key[2:]): bindparam(key) for key in columns}))
+        statement = statement.execution_options(synchronize_session=False)
+        result = session.connection().execute(statement, parameters)
+        if result.rowcount not in (-1, len(updates)):
+            raise TmfError(409, "Conflict", f"a {self.spec.name} was changed concurrently; retry")
+        self._count(session, 0)
+        for change in updates:
+            self._record_extensions(session, change.canonical)
+            changed = {name for name in set(change.previous) | set(change.canonical)
+                       if change.previous.get(name) != change.canonical.get(name)}
+            if changed - self.spec.state_fields:
+                self._emit(session, "AttributeValueChangeEvent", change.ident, change.canonical, base_url,
+                           correlation_id)
+            if changed & self.spec.state_fields:
+                self._emit(session, "StateChangeEvent", change.ident, change.canonical, base_url, correlation_id)
 
     def _new_entity(self, served: ServedVersion, payload: dict) -> tuple[str, dict]:
         payload = dict(payload)
@@ -334,6 +407,8 @@ class Collection:
                 values[column] = _scalar(value)
         values["type"] = canonical["@type"]
         values["base_type"] = canonical.get("@baseType")
+        if self.spec.derived_columns:
+            values.update(self.spec.derived_columns(canonical))
         return values
 
     def _count(self, session: Session, delta: int) -> None:
@@ -376,6 +451,8 @@ class Collection:
             for name in self.spec.server_owned:
                 if name in row.doc:
                     canonical[name] = row.doc[name]
+            if self.spec.on_update:
+                self.spec.on_update(row.doc, canonical)
             standard_class = self.spec.family.settle(canonical)
             served.validator.check(self.render(served, base_url, ident, canonical), standard_class)
             changed = {name for name in set(row.doc) | set(canonical) if row.doc.get(name) != canonical.get(name)}
