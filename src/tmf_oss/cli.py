@@ -77,12 +77,13 @@ def worker(ctx, database_url) -> None:
     loop = start_dispatch_loop(platform)
     receivers = schedule = None
     if settings.run_receivers:
+        from tmf_oss.alarms.rules import RuleError
         from tmf_oss.southbound.devices import DeviceFileError
         from tmf_oss.southbound.receivers import FaultReceivers
 
         try:
-            receivers = FaultReceivers(platform.db, settings).start()
-        except DeviceFileError as exc:
+            receivers = FaultReceivers(platform, settings).start()
+        except (DeviceFileError, RuleError) as exc:
             loop.close()
             platform.close()
             raise click.UsageError(str(exc)) from None
@@ -164,19 +165,22 @@ def demo(ctx, device_count, interfaces, port, database_url) -> None:
 @click.pass_context
 def receive(ctx, database_url, host, trap_port, syslog_port, processes, devices_file) -> None:
     """Receive SNMP traps (v1, v2c, v3) and syslog messages, and subscribe to the NETCONF notifications of the
-    devices file's devices; keep them all as fault records (`tmf-oss faults` lists them)."""
+    devices file's devices; keep them all as fault records (`tmf-oss faults` lists them) and turn them into TMF642
+    alarms (deduplicated, correlated; rules: TMF_OSS_ALARM_RULES_FILE)."""
     import multiprocessing
 
-    from tmf_oss.db.engine import Database
+    from tmf_oss.alarms.rules import RuleError
+    from tmf_oss.platform import Platform
     from tmf_oss.southbound.devices import DeviceFileError
     from tmf_oss.southbound.receivers import FaultReceivers, receive_in_process
 
     settings = _settings(ctx, database_url=database_url, receiver_host=host, trap_port=trap_port,
                          syslog_port=syslog_port, devices_file=devices_file)
-    database = Database(settings.database_url)
+    platform = Platform(settings)
     try:
-        receivers = FaultReceivers(database, settings).start(shared=processes > 1)
-    except DeviceFileError as exc:
+        receivers = FaultReceivers(platform, settings).start(shared=processes > 1)
+    except (DeviceFileError, RuleError) as exc:
+        platform.close()
         raise click.UsageError(str(exc)) from None
     helpers = [multiprocessing.get_context("spawn").Process(target=receive_in_process, args=(settings,),
                                                             name=f"tmf-oss-receive-{n}", daemon=True)
@@ -194,7 +198,7 @@ def receive(ctx, database_url, host, trap_port, syslog_port, processes, devices_
     receivers.close()
     for helper in helpers:
         helper.join(timeout=15)
-    database.dispose()
+    platform.close()
 
 
 @main.command()

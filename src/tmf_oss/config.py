@@ -60,6 +60,12 @@ class Settings:
     trap_port: int = 1162
     syslog_port: int = 1514
     trap_communities: str = "public"  # comma-separated; traps with another community are refused and counted
+    # Fault records become TMF642 alarms (alarms/engine.py). Rules beyond the built-in ones: alarms/rules.py.
+    alarm_rules_file: str = ""
+    correlation_window_seconds: float = 60.0
+    flap_window_seconds: float = 300.0
+    flap_threshold: int = 3  # raises of one alarm within the flap window that make it flapping
+    flap_hold_seconds: float = 120.0  # a flapping alarm clears once it has stayed clear this long
     # The SSH host keys NETCONF devices must present (OpenSSH known_hosts format); empty: ~/.ssh/known_hosts.
     netconf_known_hosts: str = ""
     swagger_ui: bool = True

@@ -27,6 +27,8 @@ class AlarmRow(Base):
     alarmed_object_id: Mapped[str | None] = mapped_column(String(256))
     dedup_key: Mapped[str | None] = mapped_column(String(1024))
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # state is not cleared
+    # A flapping alarm's clear is held back: when it was asked for (alarms.engine clears it after the hold time).
+    clear_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -12,11 +12,15 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 
+from typing import Callable
+
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from tmf_oss.db.base import as_utc
 from tmf_oss.db.engine import Database
+from tmf_oss.events.outbox import wake_up
 from tmf_oss.southbound import fault_model
 from tmf_oss.southbound.fault_model import FaultRow
 from tmf_oss.southbound.faults import FaultRecord
@@ -28,8 +32,11 @@ MAX_INTERFACE_INDEX = 2**31 - 1  # ifIndex is 1..2147483647 (RFC 2863)
 
 
 class FaultStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, *, after_insert: Callable[[Session, list[FaultRecord]], object] | None = None):
+        """`after_insert(session, faults)` runs in the transaction that stores each batch (the fault engine
+        turns them into alarms there, so a record and its effect commit together)."""
         self.db = db
+        self.after_insert = after_insert
 
     def record_many(self, faults: list[FaultRecord]) -> int:
         """Write the faults in one transaction; returns how many were written."""
@@ -41,6 +48,10 @@ class FaultStore:
         # one statement, but compiled afresh every time, which costs several times more.
         with self.db.transaction() as session:
             session.execute(FAULTS.insert(), rows)
+            if self.after_insert is not None:
+                self.after_insert(session, faults)
+        if self.after_insert is not None:
+            wake_up.notify()
         return len(rows)
 
     def recent(self, *, limit: int = 100, device_address: str | None = None, kind: str | None = None,

@@ -13,7 +13,6 @@ import logging
 import threading
 
 from tmf_oss.config import Settings
-from tmf_oss.db.engine import Database
 from tmf_oss.southbound.devices import ManagedDevice, load_devices
 from tmf_oss.southbound.fault_store import BufferedFaultSink, FaultStore
 from tmf_oss.southbound.netconf import NetconfAdapter
@@ -24,11 +23,18 @@ from tmf_oss.southbound.traps import TrapReceiver
 log = logging.getLogger("tmf_oss.southbound.receivers")
 
 
+SWEEP_SECONDS = 5.0  # how often held clears of flapping alarms are looked at
+
+
 class FaultReceivers:
-    def __init__(self, db: Database, settings: Settings):
-        """Raises DeviceFileError when the devices file is not usable."""
+    def __init__(self, platform, settings: Settings):
+        """Raises DeviceFileError or RuleError when the devices or rules file is not usable."""
+        from tmf_oss.alarms.engine import fault_engine  # the alarm domain sits above the southbound
+
         self.settings = settings
-        self.sink = BufferedFaultSink(FaultStore(db))
+        self.engine = fault_engine(platform, settings)
+        self.sink = BufferedFaultSink(FaultStore(platform.db, after_insert=self.engine.apply))
+        self._sweeping = threading.Event()
         devices: list[ManagedDevice] = load_devices(settings.devices_file) if settings.devices_file else []
         communities = frozenset(c.strip() for c in settings.trap_communities.split(",") if c.strip())
         self.traps = TrapReceiver(self.sink, communities=communities or None,
@@ -55,9 +61,18 @@ class FaultReceivers:
                  self.syslog.port or "-")
         if subscribe:
             self.netconf.start()
+            threading.Thread(target=self._sweep, name="tmf-oss-alarm-sweep", daemon=True).start()
         return self
 
+    def _sweep(self) -> None:
+        while not self._sweeping.wait(SWEEP_SECONDS):
+            try:
+                self.engine.sweep()
+            except Exception:
+                log.exception("clearing held flapping alarms failed; trying again shortly")
+
     def close(self) -> None:
+        self._sweeping.set()
         self.netconf.close()
         for receiver in (self.traps, self.syslog):
             asyncio.run_coroutine_threadsafe(receiver.stop(), self._loop).result(10)
@@ -70,11 +85,13 @@ def receive_in_process(settings: Settings) -> None:
     """One more receiving process on the same ports (spawned by `tmf-oss receive --processes N`)."""
     import signal
 
-    database = Database(settings.database_url)
-    receivers = FaultReceivers(database, settings).start(shared=True, subscribe=False)
+    from tmf_oss.platform import Platform
+
+    platform = Platform(settings)
+    receivers = FaultReceivers(platform, settings).start(shared=True, subscribe=False)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     receivers.close()
-    database.dispose()
+    platform.close()

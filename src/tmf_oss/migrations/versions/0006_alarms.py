@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("alarmed_object_id", sa.String(length=256), nullable=True),
         sa.Column("dedup_key", sa.String(length=1024), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("clear_requested_at", INSTANT, nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", INSTANT, nullable=False),
         sa.Column("updated_at", INSTANT, nullable=False),

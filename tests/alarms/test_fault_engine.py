@@ -1,0 +1,205 @@
+"""The fault engine on a real database: fault records in, deduplicated and correlated TMF642 alarms out."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from tmf_oss.alarms.engine import EngineSettings, FaultEngine
+from tmf_oss.alarms.model import AlarmRow
+from tmf_oss.alarms.rules import RuleError, RuleSet, parse_rules
+from tmf_oss.events.model import OutboxEvent
+from tmf_oss.inventory.model import DiscoveredResource
+from tmf_oss.southbound.fault_store import FaultStore
+from tmf_oss.southbound.faults import SNMP_TRAP, SYSLOG, FaultRecord
+
+V5 = "/tmf-api/alarmManagement/v5"
+INVENTORY = "/tmf-api/resourceInventoryManagement/v5"
+
+
+def resource(client, name: str, type_name: str, relationships=()) -> str:
+    body = {"@type": type_name, "name": name, "resourceRelationship": [
+        {"@type": "ResourceRelationship", "relationshipType": kind,
+         "resource": {"@type": "ResourceRef", "id": target}} for kind, target in relationships]}
+    created = client.post(f"{INVENTORY}/resource", json=body)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+@pytest.fixture
+def network(client, app):
+    """Two discovered routers, r1 and r2, each with ge0 (ifIndex 2); r1-ge0 is cabled to r2-ge0."""
+    ports = {"r1": resource(client, "r1/ge0", "LogicalResource")}
+    ports["r2"] = resource(client, "r2/ge0", "LogicalResource", [("connectedTo", ports["r1"])])
+    devices = {name: resource(client, name, "PhysicalResource", [("contains", ports[name])]) for name in ports}
+    index_characteristic = [{"@type": "IntegerCharacteristic", "name": "ifIndex", "value": 2}]
+    for name, port in ports.items():
+        client.patch(f"{INVENTORY}/resource/{port}", json={"@type": "LogicalResource",
+                                                           "resourceCharacteristic": index_characteristic},
+                     headers={"Content-Type": "application/merge-patch+json"})
+    with app.platform.db.transaction() as session:
+        for number, name in enumerate(ports, start=1):
+            address = f"192.0.2.{number}"
+            session.add(DiscoveredResource(key=f"device:{address}", device_key=f"device:{address}",
+                                           resource_id=devices[name], present=True))
+            session.add(DiscoveredResource(key=f"device:{address}/interface:{name}-ge0",
+                                           device_key=f"device:{address}", resource_id=ports[name], present=True))
+    return {"ports": ports, "devices": devices}
+
+
+def engine_for(app, **settings) -> tuple[FaultEngine, FaultStore]:
+    engine = FaultEngine(app.platform.collection("tmf642", "alarm"), RuleSet.built_in(),
+                         base_url="http://testserver", settings=EngineSettings(**settings))
+    return engine, FaultStore(app.platform.db, after_insert=engine.apply)
+
+
+def trap(kind: str, address: str = "192.0.2.1", *, index: int | None = 2, interface: str | None = None,
+         at: datetime | None = None, source: str = SNMP_TRAP, severity: str = "indeterminate") -> FaultRecord:
+    return FaultRecord(source=source, device_address=address, received_at=at or datetime.now(timezone.utc),
+                       kind=kind, severity=severity, interface=interface, interface_index=index,
+                       text=f"{kind} from {address}")
+
+
+def alarms(client, query: str = "") -> list[dict]:
+    response = client.get(f"{V5}/alarm?limit=1000&{query}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_repeats_update_one_alarm_and_the_clear_clears_it(client, network, app):
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown"), trap("linkDown")])
+    store.record_many([trap("linkDown", source=SYSLOG, index=None, interface="r1-ge0")])  # same fault, by syslog
+    (alarm,) = alarms(client)
+    assert alarm["state"] == "updated" and alarm["occurrenceCount"] == 3
+    assert alarm["alarmedObject"]["id"] == network["ports"]["r1"] and alarm["alarmedObjectResolved"] is True
+    assert (alarm["alarmType"], alarm["probableCause"], alarm["perceivedSeverity"]) == (
+        "communicationsAlarm", "lossOfSignal", "major")
+    assert alarm["sourceSystemId"] == "192.0.2.1" and alarm["alarmRaisedTime"] and alarm["alarmReportingTime"]
+    store.record_many([trap("linkUp")])
+    (cleared,) = alarms(client)
+    assert cleared["state"] == "cleared" and cleared["perceivedSeverity"] == "cleared" and cleared["alarmClearedTime"]
+    store.record_many([trap("linkDown")])  # a new occurrence after the clear: a new alarm
+    assert sorted(a["state"] for a in alarms(client)) == ["cleared", "raised"]
+
+
+def test_a_link_failure_gives_one_root_cause_with_the_far_end_correlated(client, network, app):
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown", "192.0.2.1")])
+    store.record_many([trap("linkDown", "192.0.2.2")])
+    roots = alarms(client, "isRootCause=true")
+    assert len(roots) == 1 and roots[0]["alarmedObject"]["id"] == network["ports"]["r1"]
+    (child,) = alarms(client, "isRootCause=false")
+    assert child["parentAlarm"][0]["id"] == roots[0]["id"]
+    assert [ref["id"] for ref in roots[0]["correlatedAlarm"]] == [child["id"]]
+    store.record_many([trap("linkUp", "192.0.2.2"), trap("linkUp", "192.0.2.1")])
+    assert {a["state"] for a in alarms(client)} == {"cleared"}
+
+
+def test_both_ends_in_one_batch_correlate_too(client, network, app):
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown", "192.0.2.2"), trap("linkDown", "192.0.2.1")])
+    assert len(alarms(client, "isRootCause=true")) == 1 and len(alarms(client, "isRootCause=false")) == 1
+
+
+def test_a_device_alarm_adopts_the_recent_alarms_of_what_it_contains(client, network, app):
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown", "192.0.2.1")])
+    store.record_many([trap("coldStart", "192.0.2.1", index=None)])
+    (root,) = alarms(client, "isRootCause=true")
+    assert root["alarmedObject"]["id"] == network["devices"]["r1"] and root["probableCause"] == "reinitialized"
+    (child,) = alarms(client, "isRootCause=false")
+    assert child["alarmedObject"]["id"] == network["ports"]["r1"] and child["parentAlarm"][0]["id"] == root["id"]
+
+
+def test_alarms_far_apart_in_time_are_not_correlated(client, network, app):
+    _, store = engine_for(app)
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=50)
+    store.record_many([trap("linkDown", "192.0.2.1", at=long_ago)])
+    engine, store = engine_for(app, correlation_window=timedelta(seconds=10))
+    store.record_many([trap("linkDown", "192.0.2.2")])
+    assert len(alarms(client, "isRootCause=true")) == 2
+
+
+def test_unknown_objects_are_kept_and_marked_unresolved(client, network, app):
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown", "198.51.100.7", index=9), trap("mysteryTrap", "198.51.100.7", index=None)])
+    found = {a["probableCause"]: a for a in alarms(client)}
+    assert found["lossOfSignal"]["alarmedObjectResolved"] is False
+    assert found["lossOfSignal"]["alarmedObject"]["id"] == "198.51.100.7/ifIndex 9"
+    assert found["mysteryTrap"]["perceivedSeverity"] == "indeterminate"
+    assert len(alarms(client, "alarmedObjectResolved=false")) == 2
+
+
+def test_a_flapping_link_gives_one_alarm_that_stays_up_until_it_settles(client, network, app):
+    engine, store = engine_for(app, flap_threshold=3, flap_hold=timedelta(seconds=0))
+    for _ in range(2):
+        store.record_many([trap("linkDown")])
+        store.record_many([trap("linkUp")])
+    store.record_many([trap("linkDown")])
+    store.record_many([trap("linkUp")])  # held: the alarm is flapping
+    store.record_many([trap("linkDown")])
+    store.record_many([trap("linkUp")])
+    flapping = alarms(client, "flapping=true")
+    assert len(flapping) == 1 and flapping[0]["state"] == "updated" and "flapping" in flapping[0]["alarmDetails"]
+    assert len(alarms(client)) == 3  # two ordinary raise/clear pairs, then one alarm for the flapping
+    assert engine.sweep() == 1
+    assert alarms(client, "flapping=true")[0]["state"] == "cleared"
+
+
+def test_each_change_emits_its_event(client, network, app):
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown"), trap("linkDown")])
+    store.record_many([trap("linkDown")])
+    store.record_many([trap("linkUp")])
+    with app.platform.db.read() as connection:
+        kinds = [row[0] for row in connection.execute(
+            select(OutboxEvent.event_type).where(OutboxEvent.api == "tmf642").order_by(OutboxEvent.seq))]
+    # One create for the batch with a repeat in it, one change per later batch (the repeat is an attribute
+    # change and a state change raised -> updated; the clear a state change).
+    assert kinds[0] == "AlarmCreateEvent" and kinds.count("AlarmCreateEvent") == 1
+    assert kinds[1:] == ["AlarmAttributeValueChangeEvent", "AlarmStateChangeEvent", "AlarmAttributeValueChangeEvent",
+                         "AlarmStateChangeEvent"]
+
+
+def test_storm_of_100000_records_with_90_percent_repeats(client, app, database_url):
+    """10,000 distinct faults on 1,000 (unknown) devices, each reported 10 times, shuffled: 10,000 alarms with an
+    occurrence count of 10 each."""
+    _, store = engine_for(app)
+    randomized = random.Random(642)
+    records = [trap("linkDown", f"10.0.{device // 250}.{device % 250}", index=port)
+               for device in range(1000) for port in range(1, 11)] * 10
+    randomized.shuffle(records)
+    for start in range(0, len(records), 2000):
+        store.record_many(records[start:start + 2000])
+    with app.platform.db.read() as connection:
+        total, counts = connection.execute(select(func.count(), func.min(AlarmRow.version))).one()
+        occurrences = {row[0] for row in connection.execute(select(AlarmRow.doc))
+                       if True for row in [(row[0]["occurrenceCount"],)]}
+    assert total == 10_000
+    assert occurrences == {10}
+    assert client.get(f"{V5}/alarm?limit=1").headers["X-Total-Count"] == "10000"
+
+
+def test_user_rules_come_first_and_are_checked(tmp_path):
+    rules = parse_rules({"rules": [{"name": "bgp-down", "kind_regex": "^BGP.*DOWN", "raise": {
+        "alarmType": "communicationsAlarm", "probableCause": "routingFailure", "object": "device",
+        "perceivedSeverity": "critical"}}, {"name": "bgp-up", "kind_regex": "^BGP.*UP", "clears": "bgp-down"}]})
+    ruleset = RuleSet(rules + RuleSet.built_in().rules)
+    down = ruleset.decide(trap("BGP-5-ADJCHANGE-DOWN", source=SYSLOG))
+    assert (down.definition.probable_cause, down.severity, down.clear) == ("routingFailure", "critical", False)
+    assert ruleset.decide(trap("BGP-5-ADJCHANGE-UP", source=SYSLOG)).clear is True
+    assert ruleset.decide(trap("linkDown")).definition.probable_cause == "lossOfSignal"
+    for document, complaint in [({}, "'rules' list"), ({"rules": [{"name": "x", "kind": "k"}]}, "either raises"),
+                                ({"rules": [{"name": "x", "kind": "k", "raise": {"alarmType": "bad"}}]}, "alarmType"),
+                                ({"rules": [{"name": "x", "kind_regex": "(", "clears": "y"}]}, "regular expression")]:
+        with pytest.raises(RuleError, match=complaint):
+            parse_rules(document)
+    with pytest.raises(RuleError, match="not a rule that raises"):
+        RuleSet(parse_rules({"rules": [{"name": "x", "kind": "k", "clears": "nothing"}]}))
+    bad_file = tmp_path / "rules.yaml"
+    bad_file.write_text("rules: [")
+    with pytest.raises(RuleError, match="not valid YAML"):
+        RuleSet.load(bad_file)
