@@ -140,6 +140,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         for version in api.versions:
             operations: dict = {}
             for entity in api.entities:
+                if version.version not in entity.views:
+                    continue  # served by other versions only
                 collection = platform.collection(api.api, entity.spec.name)
                 operations.update(CollectionHandlers(collection, version.version, settings)
                                   .operations(entity.operation_name))

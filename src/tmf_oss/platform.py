@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -34,9 +35,12 @@ class VersionDefinition:
 class EntityDefinition:
     spec: EntitySpec
     operation_name: str  # "Resource" as in listResource
-    views: dict[str, VersionView]
+    views: dict[str, VersionView]  # the API versions serving this entity, each with its view
     schemas: tuple[str, ...]  # schema names of the family, for the attribute catalogue
     canonical_version: str = "v5"
+    # For hooks that need other collections of the same platform (a task resource changing alarms): called
+    # once per Platform with it and `spec`, returns the EntitySpec the collection is built with.
+    bind: Callable[["Platform", EntitySpec], EntitySpec] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,16 @@ class Platform:
         self.collections: dict[tuple[str, str], Collection] = {}
         for api in self.apis:
             for entity in api.entities:
-                self.collections[(api.api, entity.spec.name)] = self._collection(api, entity)
+                spec = entity.bind(self, entity.spec) if entity.bind else entity.spec
+                self.collections[(api.api, spec.name)] = self._collection(api, entity, spec)
 
-    def _collection(self, api: ApiDefinition, entity: EntityDefinition) -> Collection:
+    def _collection(self, api: ApiDefinition, entity: EntityDefinition, entity_spec: EntitySpec) -> Collection:
         served = {}
         catalogs = {}
-        extensions = ExtensionRegistry(self.db, entity.spec.name)
+        extensions = ExtensionRegistry(self.db, entity_spec.name)
         for version in api.versions:
+            if version.version not in entity.views:
+                continue  # an entity of other versions only (TMF642: v4 `ackAlarms`, v5 `ackAlarm`)
             spec = self.specs[(api.api, version.version)]
             catalog = AttributeCatalog.from_openapi(spec, entity.schemas)
             catalogs[version.version] = catalog
@@ -85,9 +92,9 @@ class Platform:
             served[version.version] = ServedVersion(
                 view=entity.views[version.version], base_path=version.base_path, catalog=catalog,
                 validator=SchemaValidator(spec), requires_type=version.requires_type,
-                list_parameters=declared_query_parameters(spec, f"/{entity.spec.name}", "get"))
+                list_parameters=declared_query_parameters(spec, f"/{entity_spec.name}", "get"))
         canonical = merge_catalogs(catalogs, entity.canonical_version, entity.views)
-        return Collection(self.db, entity.spec, served, ExtendedCatalog(canonical, extensions),
+        return Collection(self.db, entity_spec, served, ExtendedCatalog(canonical, extensions),
                           default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size)
 
     def collection(self, api: str, entity: str) -> Collection:

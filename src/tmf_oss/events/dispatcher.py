@@ -300,6 +300,8 @@ class Dispatcher:
         return False
 
     def _body(self, claim: Claim, event: StoredEvent) -> bytes | None:
+        if claim.api_version not in self.platform.collection(event.api, event.entity_name).versions:
+            return None  # an entity the hub's API version does not have (TMF642 v4 `ackAlarms`, v5 `ackAlarm`)
         document, body = self._rendered_event(event, claim.api_version)
         conditions = self._conditions_for(claim.query)
         if conditions and not matches(document, conditions):
