@@ -1,5 +1,6 @@
 """Every table of every domain, imported in one place for alembic."""
 from tmf_oss.alarms import model as _alarms  # noqa: F401
+from tmf_oss.alarms import task_model as _alarm_tasks  # noqa: F401
 from tmf_oss.db.base import Base
 from tmf_oss.events import model as _events  # noqa: F401
 from tmf_oss.inventory import model as _inventory  # noqa: F401
