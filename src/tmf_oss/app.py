@@ -63,17 +63,6 @@ async def _listener_not_served(**_kwargs):
     raise TmfError(501, "Not implemented", "listener operations are implemented by event consumers, not by this server")
 
 
-# Operations of a served document whose handlers are still being built: answered with a TMF 501 meanwhile.
-PENDING_OPERATIONS = frozenset(
-    f"{verb}{task}" for verb in ("list", "create", "retrieve")
-    for task in ("AckAlarms", "UnAckAlarms", "ClearAlarms", "CommentAlarms", "GroupAlarms", "UnGroupAlarms",
-                 "AckAlarm", "UnAckAlarm", "ClearAlarm", "CommentAlarm", "GroupAlarm", "UnGroupAlarm"))
-
-
-async def _not_implemented(**_kwargs):
-    raise TmfError(501, "Not implemented", "this operation is not available yet")
-
-
 def _with_fixed_signature(handler):
     """connexion re-reads a handler's signature on every request; for a bound method that costs ~50 µs, for a
     function carrying `__signature__` ~3 µs. Same parameters, same behaviour."""
@@ -91,8 +80,6 @@ def _resolver(operations: dict) -> Resolver:
             return _with_fixed_signature(operations[operation_id])
         if operation_id.startswith("listenTo") or operation_id.endswith("Event"):
             return _listener_not_served
-        if operation_id in PENDING_OPERATIONS:
-            return _not_implemented
         raise KeyError(f"no handler for operationId {operation_id}")
 
     return Resolver(function_resolver=find)

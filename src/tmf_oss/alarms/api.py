@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tmf_oss.alarms.representation import V4_VIEW, V5_VIEW
 from tmf_oss.alarms.service import ALARM
+from tmf_oss.alarms.tasks import TASK_ENTITIES
 from tmf_oss.platform import ApiDefinition, EntityDefinition, VersionDefinition
 
 ALARM_API = ApiDefinition(
@@ -16,5 +17,7 @@ ALARM_API = ApiDefinition(
     ),
     entities=(
         EntityDefinition(ALARM, "Alarm", {"v4": V4_VIEW, "v5": V5_VIEW}, ("Alarm",)),
+        # ackAlarms ... in v4, ackAlarm ... in v5: each served by its own version (alarms.tasks)
+        *TASK_ENTITIES,
     ),
 )
