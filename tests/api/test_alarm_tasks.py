@@ -258,13 +258,15 @@ def test_group_and_ungroup(client, version):
                     **GROUP))
     assert ids(task["unGroupedAlarm"]) == [first]
     assert task["unaffectedAlarm"] == [{"id": loose, "reason": f"not grouped under alarm '{parent}'"}]
-    assert "parentAlarm" not in alarm(client, first)
+    # An alarm without a parent is a root cause again; the parent stays one.
+    freed = alarm(client, first)
+    assert "parentAlarm" not in freed and freed["isRootCause"] is True
     root = alarm(client, parent)
     assert root["isRootCause"] is True and ids(root["correlatedAlarm"]) == [second]
     done(run(client, version, "unGroupAlarm", parentAlarm=ref(parent), correlatedAlarm=by_id(second), **GROUP))
     root = alarm(client, parent)
-    assert root["isRootCause"] is False and "correlatedAlarm" not in root
-    assert "parentAlarm" not in alarm(client, second)
+    assert root["isRootCause"] is True and "correlatedAlarm" not in root
+    assert "parentAlarm" not in alarm(client, second) and alarm(client, second)["isRootCause"] is True
 
 
 @pytest.mark.parametrize("version", ["v4", "v5"])

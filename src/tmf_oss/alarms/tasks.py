@@ -25,10 +25,11 @@ Decisions:
 - clear: `lifecycle.mark_cleared` with the task's time and ids; a cleared alarm is not cleared again.
 - comment: the task's comment is appended to every selected alarm, cleared or not.
 - group: each correlated alarm gets `parentAlarm=[parent]` and `isRootCause=false`, the parent `isRootCause=true`
-  and the new children appended to its `correlatedAlarm`. Groups are one level deep: an alarm already under this
-  parent, under another parent, or itself the root cause of a group is not affected (ungroup it first).
-  unGroup: the link is removed on both sides for each listed alarm that has it; a parent left with no children
-  is no longer a root cause. Alarms not grouped under that parent are not affected.
+  and the new children appended to its `correlatedAlarm`. Groups are one level deep, as the fault engine builds
+  them: an alarm already under this parent, under another parent, or itself the root cause of a group is not
+  affected (ungroup it first). unGroup: the link is removed on both sides for each listed alarm that has it, and
+  an alarm left without a parent is a root cause again (`isRootCause=true`, the engine's rule, so it is back in
+  the console's `?isRootCause=true` list; the parent stays one). Alarms not under that parent are not affected.
 """
 from __future__ import annotations
 
@@ -188,13 +189,13 @@ def _ungroup(session: Session, alarms: Collection, task: dict, moment: str) -> O
         else:
             doc = _copy(child.doc)
             _drop_refs(doc, "parentAlarm", {parent.ident})
+            if not doc.get("parentAlarm"):
+                doc["isRootCause"] = True
             doc["alarmChangedTime"] = moment
             outcome.write(child, doc)
             outcome.affected.append(child.ident)
     if outcome.affected:
         _drop_refs(parent_doc, "correlatedAlarm", set(outcome.affected))
-        if not parent_doc.get("correlatedAlarm"):
-            parent_doc["isRootCause"] = False
         parent_doc["alarmChangedTime"] = moment
         outcome.write(parent, parent_doc)
     return outcome
