@@ -230,9 +230,9 @@ class FaultEngine:
         resolved = [a for a in new_alarms if a.doc.get("alarmedObjectResolved") and a.active]
         if not resolved:
             return 0
-        neighbourhoods = {a.ident: self.resolver.neighbourhood(session, a.doc["alarmedObject"]["id"])
-                          for a in resolved}
-        dependents = {a.ident: self.resolver.dependents(session, a.doc["alarmedObject"]["id"]) for a in resolved}
+        topology = self.resolver.topology(session)
+        neighbourhoods = {a.ident: topology.neighbourhood(a.doc["alarmedObject"]["id"]) for a in resolved}
+        dependents = {a.ident: topology.dependents(a.doc["alarmedObject"]["id"]) for a in resolved}
         wanted = (set().union(*neighbourhoods.values(), *dependents.values())
                   | {a.doc["alarmedObject"]["id"] for a in resolved})
         by_object: dict[str, list[_Alarm]] = {}

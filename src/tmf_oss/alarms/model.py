@@ -33,8 +33,8 @@ class AlarmRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     doc: Mapped[dict] = mapped_column(JsonDocument)
-    body_v4: Mapped[str | None] = mapped_column(Text)
-    body_v5: Mapped[str | None] = mapped_column(Text)
+    # The representation (without id/href) as JSON text, rendered on write: v4 and v5 alarms look the same.
+    body: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_alarm_dedup_key_active", "dedup_key", "active"),

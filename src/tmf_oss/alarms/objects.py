@@ -2,8 +2,10 @@
 and from a resource to the resources whose failure could explain its alarms.
 
 Discovery records which resource stands for which device and interface (`discovered_resource`); the interfaces'
-ifIndex is one of their characteristics. Both change rarely and are read for every fault, so they are cached per
-device for a short while (a device discovered a moment ago is found within CACHE_SECONDS).
+ifIndex is one of their characteristics. The topology is the `contains` and cabling links of the inventory. All of
+it changes rarely and is read for every fault, so it is held in memory: the topology until the inventory is
+written again (its write generation moves), each device's resources for CACHE_SECONDS at most. The whole link
+graph is loaded at once — a few MB for a hundred thousand resources.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tmf_oss.inventory.discovery import device_key
 from tmf_oss.inventory.model import DiscoveredResource, ResourceLinkRow, ResourceRow
-from tmf_oss.inventory.topology import descendants
+from tmf_oss.tmf.counts import CollectionCount
 
 CACHE_SECONDS = 30.0
 CONTAINS = "contains"
@@ -49,8 +51,8 @@ class _Device:
 class ObjectResolver:
     def __init__(self):
         self._devices: dict[str, _Device] = {}
-        self._neighbourhoods: dict[str, tuple[float, frozenset[str]]] = {}
-        self._dependents: dict[str, tuple[float, frozenset[str]]] = {}
+        self._graph: Topology | None = None
+        self._graph_generation: int | None = None
 
     def resolve(self, session: Session, address: str, interface: str | None, interface_index: int | None,
                 scope: str) -> AlarmedObject:
@@ -92,62 +94,76 @@ class ObjectResolver:
         self._devices[address] = loaded
         return loaded
 
-    def neighbourhood(self, session: Session, resource_id: str) -> frozenset[str]:
-        """Resources whose failure explains a fault on this one: what contains it (transitively), what it is
-        connected to, and what contains those."""
-        now = time.monotonic()
-        cached = self._neighbourhoods.get(resource_id)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        found = set(self._containers(session, resource_id))
-        for peer in self._peers(session, resource_id):
-            found.add(peer)
-            found.update(self._containers(session, peer))
-        found.discard(resource_id)
-        result = frozenset(found)
-        self._neighbourhoods[resource_id] = (now, result)
-        return result
+    def topology(self, session: Session) -> "Topology":
+        """The containment and cabling graph, reloaded when the inventory has been written since (its write
+        generation moved): one small query per batch while nothing changes. Its `neighbourhood(id)` are the
+        resources whose failure explains a fault on that one, its `dependents(id)` those whose faults that one's
+        failure explains."""
+        generation = session.execute(select(CollectionCount.generation)
+                                     .where(CollectionCount.name == "resource")).scalar()
+        if self._graph is None or generation != self._graph_generation:
+            rows = session.execute(
+                select(ResourceRow.id, ResourceLinkRow.target_id, ResourceLinkRow.relationship_type)
+                .join(ResourceRow, ResourceRow.seq == ResourceLinkRow.source_seq)
+                .where(ResourceLinkRow.relationship_type.in_(PEER_RELATIONSHIPS | {CONTAINS}))).all()
+            self._graph, self._graph_generation = Topology(rows), generation
+            self._devices.clear()  # discovery may have changed what the devices have, too
+        return self._graph
 
-    def dependents(self, session: Session, resource_id: str) -> frozenset[str]:
-        """Resources whose faults this one's failure explains: what it contains (transitively), what it is
-        connected to, and what those contained things are connected to."""
-        now = time.monotonic()
-        cached = self._dependents.get(resource_id)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        inside = descendants(session, resource_id)
-        found = set(inside)
-        for member in (resource_id, *inside):
-            found.update(self._peers(session, member))
-        found.discard(resource_id)
-        result = frozenset(found)
-        self._dependents[resource_id] = (now, result)
-        return result
 
-    @staticmethod
-    def _containers(session: Session, resource_id: str, max_depth: int = 8) -> list[str]:
+class Topology:
+    """Links held in memory: who contains whom, who is cabled to whom."""
+
+    def __init__(self, links):
+        self.parent: dict[str, str] = {}
+        self.children: dict[str, list[str]] = {}
+        self.peers: dict[str, set[str]] = {}
+        for source, target, kind in links:
+            if kind == CONTAINS:
+                self.parent.setdefault(target, source)
+                self.children.setdefault(source, []).append(target)
+            else:
+                self.peers.setdefault(source, set()).add(target)
+                self.peers.setdefault(target, set()).add(source)
+        self._neighbourhoods: dict[str, frozenset[str]] = {}
+        self._dependents: dict[str, frozenset[str]] = {}
+
+    def containers(self, resource_id: str, max_depth: int = 16) -> list[str]:
         chain, current = [], resource_id
-        for _ in range(max_depth):
-            parent = session.execute(
-                select(ResourceRow.id).join(ResourceLinkRow, ResourceLinkRow.source_seq == ResourceRow.seq)
-                .where(ResourceLinkRow.target_id == current, ResourceLinkRow.relationship_type == CONTAINS)
-                .limit(1)).scalar()
-            if parent is None or parent in chain:
-                break
-            chain.append(parent)
-            current = parent
+        while len(chain) < max_depth and (current := self.parent.get(current)) is not None and current not in chain:
+            chain.append(current)
         return chain
 
-    @staticmethod
-    def _peers(session: Session, resource_id: str) -> set[str]:
-        outgoing = session.execute(
-            select(ResourceLinkRow.target_id).join(ResourceRow, ResourceRow.seq == ResourceLinkRow.source_seq)
-            .where(ResourceRow.id == resource_id, ResourceLinkRow.relationship_type.in_(PEER_RELATIONSHIPS))).all()
-        incoming = session.execute(
-            select(ResourceRow.id).join(ResourceLinkRow, ResourceLinkRow.source_seq == ResourceRow.seq)
-            .where(ResourceLinkRow.target_id == resource_id,
-                   ResourceLinkRow.relationship_type.in_(PEER_RELATIONSHIPS))).all()
-        return {row[0] for row in outgoing} | {row[0] for row in incoming}
+    def descendants(self, resource_id: str, max_depth: int = 16) -> list[str]:
+        found, frontier = [], [resource_id]
+        for _ in range(max_depth):
+            frontier = [child for parent in frontier for child in self.children.get(parent, ()) if child not in found]
+            if not frontier:
+                break
+            found.extend(frontier)
+        return found
+
+    def neighbourhood(self, resource_id: str) -> frozenset[str]:
+        cached = self._neighbourhoods.get(resource_id)
+        if cached is None:
+            found = set(self.containers(resource_id))
+            for peer in self.peers.get(resource_id, ()):
+                found.add(peer)
+                found.update(self.containers(peer))
+            found.discard(resource_id)
+            cached = self._neighbourhoods[resource_id] = frozenset(found)
+        return cached
+
+    def dependents(self, resource_id: str) -> frozenset[str]:
+        cached = self._dependents.get(resource_id)
+        if cached is None:
+            inside = self.descendants(resource_id)
+            found = set(inside)
+            for member in (resource_id, *inside):
+                found.update(self.peers.get(member, ()))
+            found.discard(resource_id)
+            cached = self._dependents[resource_id] = frozenset(found)
+        return cached
 
 
 def _characteristic(doc: dict, name: str):

@@ -8,6 +8,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tmf_oss.db.base import utcnow
 from tmf_oss.events.model import OutboxEvent
 
 
@@ -32,6 +33,7 @@ wake_up = WakeUp()
 NOTIFY_CHANNEL = "tmf_oss_outbox"
 _OUTBOX_LOCK = 639_0001  # any constant: one transaction-scoped advisory lock guards the outbox sequence
 _PENDING = "tmf_oss_pending_events"
+_INSERT = OutboxEvent.__table__.insert()
 # Events are written at commit time, after the outbox lock (PostgreSQL), which is held until the transaction
 # ends. Event seqs are then handed out in commit order: a dispatcher that has seen seq N can never later see a
 # smaller one commit, so moving a cursor past N skips nothing. Taking the lock as the transaction's last step
@@ -42,20 +44,16 @@ _LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock({_OUTBOX_LOCK}); NOTIFY {
 
 
 def emit(session: Session, *, api: str, event_type: str, entity_name: str, entity: dict, base_url: str,
-         correlation_id: str | None) -> OutboxEvent:
-    """Record an event of the session's transaction: written when, and only if, the transaction commits."""
-    event = OutboxEvent(
-        event_id=str(uuid.uuid4()),
-        api=api,
-        event_type=event_type,
-        entity_name=entity_name,
-        entity_id=entity["id"],
-        correlation_id=correlation_id,
-        base_url=base_url,
-        entity=entity,
-    )
-    session.info.setdefault(_PENDING, []).append(event)
-    return event
+         correlation_id: str | None) -> str:
+    """Record an event of the session's transaction: written when, and only if, the transaction commits.
+    Returns the event's id."""
+    event_id = str(uuid.uuid4())
+    session.info.setdefault(_PENDING, []).append({
+        "event_id": event_id, "api": api, "event_type": event_type, "entity_name": entity_name,
+        "entity_id": entity["id"], "correlation_id": correlation_id, "base_url": base_url, "entity": entity,
+        "created_at": utcnow(),
+    })
+    return event_id
 
 
 @sqlalchemy_event.listens_for(Session, "before_commit")
@@ -65,7 +63,8 @@ def _write_pending_events(session: Session) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LOCK_AND_NOTIFY)
-    session.add_all(pending)  # flushed by the commit, in emit order
+    # One executemany of a Core INSERT (multi-row VALUES on PostgreSQL), rows in emit order: seqs follow it.
+    session.execute(_INSERT, pending)
 
 
 @sqlalchemy_event.listens_for(Session, "after_rollback")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import orjson
-from sqlalchemy import DateTime, bindparam, func, select, update
+from sqlalchemy import DateTime, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
 
 IDENTITY = ("id", "href")
+UPDATE_CHUNK = 1000  # rows per UPDATE ... FROM (VALUES ...) statement
 
 
 @dataclass
@@ -66,6 +67,12 @@ class EntitySpec:
     # Further column values computed from the canonical document on every write (lookup keys a domain needs
     # that are not one attribute, e.g. an alarm's deduplication key).
     derived_columns: Callable[[dict], dict] | None = None
+
+
+@dataclass(frozen=True)
+class InsertedRow:
+    seq: int
+    id: str
 
 
 @dataclass
@@ -227,8 +234,44 @@ class Collection:
 
     def _rendered(self, canonical: dict) -> dict[str, str]:
         """Column values holding each version's representation of this canonical document."""
-        return {column.key: orjson.dumps(self.versions[version].view.from_canonical(dict(canonical))).decode()
-                for version, column in self._body_columns.items()}
+        rendered = {}
+        for version, column in self._body_columns.items():
+            if column.key not in rendered:  # versions may share a column when they render alike
+                rendered[column.key] = orjson.dumps(
+                    self.versions[version].view.from_canonical(dict(canonical))).decode()
+        return rendered
+
+    def _update_from_values(self, session: Session, parameters: list[dict], columns: list[str]) -> int:
+        """PostgreSQL: psycopg2 sends an executemany as one statement per row; UPDATE ... FROM (VALUES ...) sends a
+        chunk of rows in one. Values go through each column type's bind processing (JSON serialisation...)."""
+        from psycopg2.extras import execute_values  # PostgreSQL only
+
+        model = self.spec.model
+        table = model.__table__
+        connection = session.connection()
+        dialect = connection.dialect
+        targets = [("b_seq", model.seq), ("b_version", model.version)] + [(key, getattr(model, key[2:]))
+                                                                           for key in columns]
+        names = [(key, table.c[attribute.property.columns[0].name]) for key, attribute in targets]
+        processors = [column_.type.bind_processor(dialect) for _, column_ in names]
+        template = "(" + ", ".join(f"%s::{column_.type.compile(dialect=dialect)}" for _, column_ in names) + ")"
+        assignments = ", ".join(f'"{column_.name}" = v."{key}"' for key, column_ in names[2:])
+        statement = (f'UPDATE "{table.name}" AS t SET {assignments} FROM (VALUES %s) AS v('
+                     + ", ".join(f'"{key}"' for key, _ in names)
+                     + ') WHERE t.seq = v."b_seq" AND t.version = v."b_version"')
+        rows = [tuple(value if processor is None else processor(value)
+                      for value, processor in zip((row[key] for key, _ in names), processors))
+                for row in parameters]
+        updated = 0
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            for start in range(0, len(rows), UPDATE_CHUNK):
+                chunk = rows[start:start + UPDATE_CHUNK]
+                execute_values(cursor, statement, chunk, template=template, page_size=len(chunk))
+                updated += cursor.rowcount
+        finally:
+            cursor.close()
+        return updated
 
     def _paging(self, offset: int | None, limit: int | None) -> tuple[int, int]:
         offset = 0 if offset is None else offset
@@ -327,12 +370,14 @@ class Collection:
                correlation_id: str | None) -> list:
         """New entities (id, canonical document) into the caller's transaction, with their events and count.
         For domain code that writes many entities at once (the fault engine); the caller commits, then calls
-        `wake_up.notify()`."""
+        `wake_up.notify()`. Returns the new rows' keys (seq, id), in order."""
         model = self.spec.model
-        rows = [model(id=ident, version=1, doc=canonical, **self._typed_columns(canonical),
-                      **self._rendered(canonical)) for ident, canonical in prepared]
-        session.add_all(rows)
-        session.flush()
+        now = utcnow()
+        values = [{"id": ident, "version": 1, "doc": canonical, "created_at": now, "updated_at": now,
+                   **self._typed_columns(canonical), **self._rendered(canonical)} for ident, canonical in prepared]
+        # A Core INSERT ... RETURNING, batched into multi-row statements, rows back in parameter order.
+        statement = insert(model).returning(model.seq, model.id, sort_by_parameter_order=True)
+        rows = [InsertedRow(seq, ident) for seq, ident in session.execute(statement, values)]
         for row, (ident, canonical) in zip(rows, prepared):
             self._record_extensions(session, canonical)
             if self.spec.on_write:
@@ -359,11 +404,14 @@ class Collection:
             parameters.append({"b_seq": change.seq, "b_version": change.version,
                                **{f"v_{key}": value for key, value in values.items()}})
         columns = [key for key in parameters[0] if key.startswith("v_")]
-        statement = (update(model).where(model.seq == bindparam("b_seq"), model.version == bindparam("b_version"))
-                     .values({getattr(model, key[2:]): bindparam(key) for key in columns}))
-        statement = statement.execution_options(synchronize_session=False)
-        result = session.connection().execute(statement, parameters)
-        if result.rowcount not in (-1, len(updates)):
+        if self.db.dialect == "postgresql":
+            updated = self._update_from_values(session, parameters, columns)
+        else:  # SQLite reuses one prepared statement for every row
+            statement = (update(model).where(model.seq == bindparam("b_seq"),
+                                             model.version == bindparam("b_version"))
+                         .values({getattr(model, key[2:]): bindparam(key) for key in columns}))
+            updated = session.connection().execute(statement, parameters).rowcount
+        if updated not in (-1, len(updates)):
             raise TmfError(409, "Conflict", f"a {self.spec.name} was changed concurrently; retry")
         self._count(session, 0)
         for change in updates:

@@ -38,8 +38,7 @@ def upgrade() -> None:
         sa.Column("created_at", INSTANT, nullable=False),
         sa.Column("updated_at", INSTANT, nullable=False),
         sa.Column("doc", JSON_DOCUMENT, nullable=False),
-        sa.Column("body_v4", sa.Text(), nullable=True),
-        sa.Column("body_v5", sa.Text(), nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_alarm")),
         sa.UniqueConstraint("id", name=op.f("uq_alarm_id")),
     )

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Fault records to alarms: sustained records per second, and the delay from receipt to alarm visible in the API.
+
+What runs is what `tmf-oss receive` runs behind its sockets: the BufferedFaultSink, whose writer thread stores each
+batch of fault records and, in the same transaction, puts it through the fault engine (rules, object resolution
+against the inventory, deduplication, correlation, alarm rows, outbox events). Datagram decoding is measured
+separately by trap_ingestion.py.
+
+1. recreates a benchmark database and fills the inventory with --devices discovered routers of --ports ports each,
+   every port cabled to a port of the next router (so correlation has topology to walk);
+2. offers fault records at --rate per second for --seconds: a share --new (default 10 %) are link failures not
+   seen before, the rest repeat a random alarm raised earlier in the run (the worst case for coalescing: repeats
+   spread over every alarm, not a few hot ones);
+3. prints records/s offered and applied, records dropped (queue full), alarms created, and the delay from receipt
+   to commit — when the alarm change is visible to every API read, which goes to the database — as p50/p99/max;
+   then the same for a first run at a low baseline rate, for comparison on this machine.
+
+    python benchmarks/alarm_pipeline.py                      # PostgreSQL, 5,000 records/s for 30 s
+    python benchmarks/alarm_pipeline.py --rate 8000 --seconds 20
+    python benchmarks/alarm_pipeline.py --database-url sqlite:////tmp/bench-alarms.db
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import threading
+import time
+from datetime import datetime, timezone
+
+from common import drop_database, recreate_database  # benchmarks/common.py
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/tmf_oss_bench_alarms"
+
+
+def build_inventory(platform, devices: int, ports: int) -> None:
+    from tmf_oss.inventory.model import DiscoveredResource
+
+    resources = platform.collection("tmf639", "resource")
+    previous_ports: list[str] = []
+    for device in range(devices):
+        address = device_address(device)
+        port_docs = []
+        for port in range(ports):
+            doc = {"@type": "LogicalResource", "name": f"r{device}/ge{port}", "category": "interface",
+                   "resourceCharacteristic": [{"@type": "IntegerCharacteristic", "name": "ifIndex",
+                                               "value": port + 1}]}
+            if previous_ports:  # cabled to the same port of the previous router
+                doc["resourceRelationship"] = [{"@type": "ResourceRelationship", "relationshipType": "connectedTo",
+                                                "resource": {"@type": "ResourceRef", "id": previous_ports[port]}}]
+            port_docs.append(doc)
+        created = resources.create_many("v5", port_docs, base_url="http://bench", correlation_id=None)
+        port_ids = [body["id"] for body, _ in created]
+        (device_body, _), = resources.create_many("v5", [{
+            "@type": "PhysicalResource", "name": f"r{device}", "resourceRelationship": [
+                {"@type": "ResourceRelationship", "relationshipType": "contains",
+                 "resource": {"@type": "ResourceRef", "id": ident}} for ident in port_ids]}],
+            base_url="http://bench", correlation_id=None)
+        with platform.db.transaction() as session:
+            session.add(DiscoveredResource(key=f"device:{address}", device_key=f"device:{address}",
+                                           resource_id=device_body["id"], present=True))
+            session.add_all(DiscoveredResource(key=f"device:{address}/interface:r{device}-ge{port}",
+                                               device_key=f"device:{address}", resource_id=ident, present=True)
+                            for port, ident in enumerate(port_ids))
+        previous_ports = port_ids
+
+
+def device_address(device: int) -> str:
+    return f"10.{device // 62500}.{device // 250 % 250}.{device % 250 + 1}"
+
+
+class Measured:
+    """The FaultStore the sink writes through, timing each record from receipt to commit."""
+
+    def __init__(self, store):
+        self.store = store
+        self.delays: list[float] = []
+        self.applied = 0
+
+    def record_many(self, faults):
+        written = self.store.record_many(faults)
+        now = datetime.now(timezone.utc)
+        self.delays.extend((now - fault.received_at).total_seconds() for fault in faults)
+        self.applied += len(faults)
+        return written
+
+
+def run(platform, settings, *, rate: int, seconds: float, new_share: float, devices: range, ports: int,
+        seed: int, batch: int) -> dict:
+    from tmf_oss.alarms.engine import fault_engine
+    from tmf_oss.southbound.fault_store import BufferedFaultSink, FaultStore
+    from tmf_oss.southbound.faults import SNMP_TRAP, FaultRecord
+
+    engine = fault_engine(platform, settings)
+    measured = Measured(FaultStore(platform.db, after_insert=engine.apply))
+    sink = BufferedFaultSink(measured, max_batch=batch)  # type: ignore[arg-type]
+    randomized = random.Random(seed)
+    unseen = [(d, p) for d in devices for p in range(ports)]
+    randomized.shuffle(unseen)
+    raised: list[tuple[int, int]] = []
+    offered = 0
+    tick = 0.01
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        due = int(elapsed * rate) - offered
+        for _ in range(due):
+            if not raised or (randomized.random() < new_share and unseen):
+                fault = unseen.pop()
+                raised.append(fault)
+            else:
+                fault = raised[randomized.randrange(len(raised))]
+            device, port = fault
+            sink(FaultRecord(source=SNMP_TRAP, device_address=device_address(device),
+                             received_at=datetime.now(timezone.utc), kind="linkDown", severity="major",
+                             interface_index=port + 1, text="linkDown"))
+            offered += 1
+        time.sleep(tick)
+    offered_for = time.monotonic() - started
+    sink.flush()
+    drained_for = time.monotonic() - started
+    sink.close()
+    delays = sorted(measured.delays)
+    return {
+        "offered": offered, "offered_per_s": offered / offered_for, "applied": measured.applied,
+        "applied_per_s": measured.applied / drained_for, "dropped": sink.dropped_full + sink.dropped_errors,
+        "drain_s": drained_for - offered_for, "alarms": len(raised),
+        "p50_ms": statistics.median(delays) * 1000 if delays else 0,
+        "p99_ms": delays[int(len(delays) * 0.99) - 1] * 1000 if delays else 0,
+        "max_ms": delays[-1] * 1000 if delays else 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--rate", type=int, default=5000, help="fault records offered per second")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--baseline-rate", type=int, default=500)
+    parser.add_argument("--new", type=float, default=0.10, help="share of records that are new faults")
+    parser.add_argument("--devices", type=int, default=400)
+    parser.add_argument("--ports", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=2000, help="fault records per transaction at most")
+    parser.add_argument("--keep-database", action="store_true")
+    options = parser.parse_args(argv)
+
+    from tmf_oss.config import Settings
+    from tmf_oss.db.migrate import upgrade
+    from tmf_oss.platform import Platform
+
+    recreate_database(options.database_url)
+    upgrade(options.database_url)
+    settings = Settings(database_url=options.database_url)
+    platform = Platform(settings)
+    started = time.monotonic()
+    build_inventory(platform, options.devices, options.ports)
+    print(f"inventory: {options.devices} routers x {options.ports} ports, cabled in a chain "
+          f"({time.monotonic() - started:.0f} s to build)")
+    # The baseline and the measured run use different devices, so the second starts with no alarms raised.
+    half = options.devices // 2
+    try:
+        for label, rate, seconds, devices in (
+                ("baseline", options.baseline_rate, min(10.0, options.seconds), range(half)),
+                ("measured", options.rate, options.seconds, range(half, options.devices))):
+            figures = run(platform, settings, rate=rate, seconds=seconds, new_share=options.new,
+                          devices=devices, ports=options.ports, seed=devices.start, batch=options.batch)
+            print(f"{label:9s} offered {figures['offered_per_s']:7.0f} records/s, applied "
+                  f"{figures['applied_per_s']:7.0f}/s ({figures['applied']} records, {figures['dropped']} dropped, "
+                  f"{figures['alarms']} alarms raised, queue drained {figures['drain_s']:.1f} s after the last)")
+            print(f"{'':9s} receipt -> alarm committed (visible to the API): p50 {figures['p50_ms']:.0f} ms, "
+                  f"p99 {figures['p99_ms']:.0f} ms, max {figures['max_ms']:.0f} ms")
+            threading.Event().wait(1)
+    finally:
+        platform.close()
+        if not options.keep_database:
+            drop_database(options.database_url)
+
+
+if __name__ == "__main__":
+    main()
