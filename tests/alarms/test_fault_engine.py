@@ -203,3 +203,22 @@ def test_user_rules_come_first_and_are_checked(tmp_path):
     bad_file.write_text("rules: [")
     with pytest.raises(RuleError, match="not valid YAML"):
         RuleSet.load(bad_file)
+
+
+def test_changes_made_through_the_api_between_batches_are_seen(client, network, app):
+    """The engine remembers active alarms between batches, but not past anybody else's write."""
+    _, store = engine_for(app)
+    store.record_many([trap("linkDown")])
+    (alarm,) = alarms(client)
+    cleared = client.patch(f"{V5}/alarm/{alarm['id']}", json={"@type": "Alarm", "state": "cleared"},
+                           headers={"Content-Type": "application/merge-patch+json"})
+    assert cleared.status_code == 200
+    store.record_many([trap("linkDown")])  # a new occurrence: a new alarm, the cleared one untouched
+    states = sorted((a["state"], a["occurrenceCount"]) for a in alarms(client))
+    assert states == [("cleared", 1), ("raised", 1)]
+    raised = alarms(client, "state=raised")[0]
+    client.patch(f"{V5}/alarm/{raised['id']}", json={"@type": "Alarm", "ackState": "acknowledged"},
+                 headers={"Content-Type": "application/merge-patch+json"})
+    store.record_many([trap("linkDown")])  # the repeat keeps the acknowledgement it was given meanwhile
+    repeated = alarms(client, "state=updated")[0]
+    assert repeated["ackState"] == "acknowledged" and repeated["occurrenceCount"] == 2

@@ -23,15 +23,15 @@ Repeats of a batch are coalesced: one change (and one event) per alarm per batch
 """
 from __future__ import annotations
 
-import copy
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text, update
 
-from tmf_oss.alarms.identity import dedup_key
+from tmf_oss.alarms.identity import dedup_key, key_of
 from tmf_oss.alarms.lifecycle import mark_cleared
 from tmf_oss.alarms.model import AlarmRow
 from tmf_oss.alarms.objects import AlarmedObject, ObjectResolver
@@ -40,6 +40,7 @@ from tmf_oss.db.base import as_utc, rfc3339
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.southbound.faults import FaultRecord
 from tmf_oss.tmf.collection import Collection, RowUpdate
+from tmf_oss.tmf.counts import CollectionCount
 
 log = logging.getLogger("tmf_oss.alarms.engine")
 
@@ -93,6 +94,66 @@ class _Alarm:
     def reference(self) -> dict:
         return {"@type": "AlarmRef", "id": self.ident}
 
+    def working_copy(self) -> "_Alarm":
+        return _Alarm(self.ident, dict(self.doc), self.raised_at, seq=self.seq, version=self.version,
+                      previous=self.doc, clear_requested_at=self.clear_requested_at)
+
+
+class ActiveAlarms:
+    """What the engine knows of the active alarms between batches: by deduplication key, the alarm as committed,
+    and the keys known to have none. It is only trusted while nobody else has written alarms: the alarm
+    collection's write generation (moved by every writing transaction, API and tasks included) must be the one
+    this engine's own last commit left; otherwise everything is forgotten and read again. A batch that does not
+    commit leaves it untrusted."""
+
+    LIMIT = 200_000  # keys remembered at most; beyond, start again
+
+    def __init__(self):
+        self.active: dict[str, _Alarm] = {}
+        self.absent: set[str] = set()
+        self._generation: int | None = None
+
+    def begin(self, session) -> None:
+        if self._generation is None or self._generation != _alarm_generation(session) \
+                or len(self.active) + len(self.absent) > self.LIMIT:
+            self.active.clear()
+            self.absent.clear()
+        self._generation = None  # until this batch has committed
+
+    def learned(self, found: dict[str, _Alarm], none: list[str]) -> None:
+        for key, alarm in found.items():
+            self.active[key] = _Alarm(alarm.ident, alarm.previous, alarm.raised_at, seq=alarm.seq,
+                                      version=alarm.version, previous=alarm.previous,
+                                      clear_requested_at=alarm.clear_requested_at)
+        self.absent.update(none)
+
+    def written(self, session, alarms: list[_Alarm]) -> None:
+        """The batch's alarms as they will be once it commits; taken on only if it does."""
+        generation = _alarm_generation(session)
+        committed = []
+        for alarm in alarms:
+            changed = alarm.previous is None or alarm.doc != alarm.previous
+            version = alarm.version + 1 if alarm.previous is not None and changed else max(alarm.version, 1)
+            committed.append((key_of(alarm.doc), _Alarm(alarm.ident, alarm.doc, alarm.raised_at, seq=alarm.seq,
+                                                         version=version, previous=alarm.doc,
+                                                         clear_requested_at=alarm.clear_requested_at)))
+
+        def take(_session) -> None:
+            for key, alarm in committed:
+                if alarm.active:
+                    self.active[key] = alarm
+                    self.absent.discard(key)
+                else:
+                    self.active.pop(key, None)
+                    self.absent.add(key)
+            self._generation = generation
+
+        sqlalchemy_event.listen(session, "after_commit", take, once=True)
+
+
+def _alarm_generation(session) -> int | None:
+    return session.execute(select(CollectionCount.generation).where(CollectionCount.name == "alarm")).scalar()
+
 
 class FaultEngine:
     def __init__(self, alarms: Collection, rules: RuleSet, *, base_url: str,
@@ -103,6 +164,7 @@ class FaultEngine:
         self.settings = settings
         self.resolver = ObjectResolver()
         self.dialect = alarms.db.dialect
+        self._cache = ActiveAlarms()
 
     # --- a batch ----------------------------------------------------------------------------------------
 
@@ -113,6 +175,7 @@ class FaultEngine:
             return result
         if self.dialect == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALARM_ENGINE_LOCK})
+        self._cache.begin(session)
         items = []
         for record in faults:
             decision = self.rules.decide(record)
@@ -154,6 +217,7 @@ class FaultEngine:
             result.unresolved += not target.resolved
         result.correlated = self._correlate(session, list(created.values()), touched)
         self._write(session, created, touched)
+        self._cache.written(session, [*created.values(), *touched.values()])
         return result
 
     def _repeat(self, alarm: _Alarm, severity: str, moment: datetime, record: FaultRecord) -> None:
@@ -192,9 +256,16 @@ class FaultEngine:
 
     def _active(self, session, keys: set[str]) -> dict[str, _Alarm]:
         found: dict[str, _Alarm] = {}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), LOOKUP_CHUNK):
-            chunk = ordered[start:start + LOOKUP_CHUNK]
+        missing = []
+        for key in keys:
+            known = self._cache.active.get(key)
+            if known is not None:
+                found[key] = known.working_copy()
+            elif key not in self._cache.absent:
+                missing.append(key)
+        missing.sort()
+        for start in range(0, len(missing), LOOKUP_CHUNK):
+            chunk = missing[start:start + LOOKUP_CHUNK]
             rows = session.execute(
                 select(AlarmRow.seq, AlarmRow.id, AlarmRow.version, AlarmRow.doc, AlarmRow.dedup_key,
                        AlarmRow.alarm_raised_time, AlarmRow.clear_requested_at)
@@ -202,12 +273,15 @@ class FaultEngine:
                 .order_by(AlarmRow.seq)).all()
             for row in rows:
                 found[row.dedup_key] = self._loaded(row)
+        self._cache.learned({key: found[key] for key in missing if key in found},
+                            [key for key in missing if key not in found])
         return found
 
     @staticmethod
     def _loaded(row) -> _Alarm:
-        return _Alarm(row.id, copy.deepcopy(row.doc), as_utc(row.alarm_raised_time), seq=row.seq,
-                      version=row.version, previous=row.doc, clear_requested_at=as_utc(row.clear_requested_at))
+        # A shallow copy is enough: the engine replaces members, it never changes one in place.
+        return _Alarm(row.id, dict(row.doc), as_utc(row.alarm_raised_time), seq=row.seq, version=row.version,
+                      previous=row.doc, clear_requested_at=as_utc(row.clear_requested_at))
 
     def _recent_raises(self, session, keys: set[str]) -> dict[str, int]:
         """How often each key was raised within the flap window (cleared alarms included)."""
@@ -280,9 +354,9 @@ class FaultEngine:
     def _adopt(root: _Alarm, child: _Alarm, touched: dict[str, _Alarm]) -> None:
         child.doc["parentAlarm"] = [root.reference()]
         child.doc["isRootCause"] = False
-        related = root.doc.setdefault("correlatedAlarm", [])
+        related = root.doc.get("correlatedAlarm") or []
         if all(ref.get("id") != child.ident for ref in related):
-            related.append(child.reference())
+            root.doc["correlatedAlarm"] = [*related, child.reference()]
         root.doc["isRootCause"] = True
         for alarm in (root, child):
             if alarm.seq is not None:

@@ -11,7 +11,7 @@ ACTIVE_STATES = frozenset({"raised", "updated"})
 def dedup_key(alarmed_object_id: str | None, alarm_type: str | None, probable_cause: str | None,
               specific_problem: str | None) -> str:
     # \x1f (unit separator) cannot occur in any of the parts a device or client sends in practice.
-    return "\x1f".join(part or "" for part in (alarmed_object_id, alarm_type, probable_cause, specific_problem))
+    return f"{alarmed_object_id or ''}\x1f{alarm_type or ''}\x1f{probable_cause or ''}\x1f{specific_problem or ''}"
 
 
 def key_of(doc: dict) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import utcnow
+from tmf_oss.db.bulk import insert_rows
 from tmf_oss.events.model import OutboxEvent
 
 
@@ -33,7 +34,7 @@ wake_up = WakeUp()
 NOTIFY_CHANNEL = "tmf_oss_outbox"
 _OUTBOX_LOCK = 639_0001  # any constant: one transaction-scoped advisory lock guards the outbox sequence
 _PENDING = "tmf_oss_pending_events"
-_INSERT = OutboxEvent.__table__.insert()
+_TABLE = OutboxEvent.__table__
 # Events are written at commit time, after the outbox lock (PostgreSQL), which is held until the transaction
 # ends. Event seqs are then handed out in commit order: a dispatcher that has seen seq N can never later see a
 # smaller one commit, so moving a cursor past N skips nothing. Taking the lock as the transaction's last step
@@ -63,8 +64,8 @@ def _write_pending_events(session: Session) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LOCK_AND_NOTIFY)
-    # One executemany of a Core INSERT (multi-row VALUES on PostgreSQL), rows in emit order: seqs follow it.
-    session.execute(_INSERT, pending)
+    # Multi-row INSERTs (PostgreSQL), rows in emit order: seqs follow it.
+    insert_rows(session.connection(), _TABLE, pending)
 
 
 @sqlalchemy_event.listens_for(Session, "after_rollback")

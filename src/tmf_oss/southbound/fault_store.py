@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from tmf_oss.db.base import as_utc
+from tmf_oss.db.bulk import insert_rows
 from tmf_oss.db.engine import Database
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.southbound import fault_model
@@ -43,11 +44,8 @@ class FaultStore:
         rows = [_row(fault) for fault in faults]
         if not rows:
             return 0
-        # An executemany of one cached statement: on PostgreSQL SQLAlchemy sends it as multi-row INSERTs of up to
-        # 1000 rows each, on SQLite it reuses one prepared statement. A .values() list of rows is as many rows in
-        # one statement, but compiled afresh every time, which costs several times more.
         with self.db.transaction() as session:
-            session.execute(FAULTS.insert(), rows)
+            insert_rows(session.connection(), FAULTS, rows)
             if self.after_insert is not None:
                 self.after_insert(session, faults)
         if self.after_insert is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import rfc3339, utcnow
+from tmf_oss.db.bulk import update_rows_where_version
 from tmf_oss.db.engine import Database
 from tmf_oss.db.fast_read import DynamicReads, FastRead
 from tmf_oss.events.outbox import emit, wake_up
@@ -39,7 +40,6 @@ from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
 
 IDENTITY = ("id", "href")
-UPDATE_CHUNK = 1000  # rows per UPDATE ... FROM (VALUES ...) statement
 
 
 @dataclass
@@ -130,6 +130,9 @@ class Collection:
         self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}
         self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)
         self._reads = DynamicReads(db)
+        # ORM attribute -> table column name (they differ where a column name says more, e.g. at_type)
+        self._column_names = {attribute.key: attribute.columns[0].name
+                              for attribute in model.__mapper__.column_attrs}
         # Filtered counts by query, each valid for the generation it was taken at (exact, never stale).
         self._counts = BoundedCache(1024)
         self._fast_retrieve = {
@@ -241,38 +244,6 @@ class Collection:
                     self.versions[version].view.from_canonical(dict(canonical))).decode()
         return rendered
 
-    def _update_from_values(self, session: Session, parameters: list[dict], columns: list[str]) -> int:
-        """PostgreSQL: psycopg2 sends an executemany as one statement per row; UPDATE ... FROM (VALUES ...) sends a
-        chunk of rows in one. Values go through each column type's bind processing (JSON serialisation...)."""
-        from psycopg2.extras import execute_values  # PostgreSQL only
-
-        model = self.spec.model
-        table = model.__table__
-        connection = session.connection()
-        dialect = connection.dialect
-        targets = [("b_seq", model.seq), ("b_version", model.version)] + [(key, getattr(model, key[2:]))
-                                                                           for key in columns]
-        names = [(key, table.c[attribute.property.columns[0].name]) for key, attribute in targets]
-        processors = [column_.type.bind_processor(dialect) for _, column_ in names]
-        template = "(" + ", ".join(f"%s::{column_.type.compile(dialect=dialect)}" for _, column_ in names) + ")"
-        assignments = ", ".join(f'"{column_.name}" = v."{key}"' for key, column_ in names[2:])
-        statement = (f'UPDATE "{table.name}" AS t SET {assignments} FROM (VALUES %s) AS v('
-                     + ", ".join(f'"{key}"' for key, _ in names)
-                     + ') WHERE t.seq = v."b_seq" AND t.version = v."b_version"')
-        rows = [tuple(value if processor is None else processor(value)
-                      for value, processor in zip((row[key] for key, _ in names), processors))
-                for row in parameters]
-        updated = 0
-        cursor = connection.connection.dbapi_connection.cursor()
-        try:
-            for start in range(0, len(rows), UPDATE_CHUNK):
-                chunk = rows[start:start + UPDATE_CHUNK]
-                execute_values(cursor, statement, chunk, template=template, page_size=len(chunk))
-                updated += cursor.rowcount
-        finally:
-            cursor.close()
-        return updated
-
     def _paging(self, offset: int | None, limit: int | None) -> tuple[int, int]:
         offset = 0 if offset is None else offset
         limit = self.default_limit if limit is None else limit
@@ -375,9 +346,11 @@ class Collection:
         now = utcnow()
         values = [{"id": ident, "version": 1, "doc": canonical, "created_at": now, "updated_at": now,
                    **self._typed_columns(canonical), **self._rendered(canonical)} for ident, canonical in prepared]
-        # A Core INSERT ... RETURNING, batched into multi-row statements, rows back in parameter order.
-        statement = insert(model).returning(model.seq, model.id, sort_by_parameter_order=True)
-        rows = [InsertedRow(seq, ident) for seq, ident in session.execute(statement, values)]
+        # A bulk INSERT ... RETURNING, sent as multi-row statements. (Asking for the rows back in parameter order
+        # would make SQLAlchemy send them one by one here: matched by id instead.)
+        seqs = dict((ident, seq) for seq, ident in session.execute(insert(model).returning(model.seq, model.id),
+                                                                    values))
+        rows = [InsertedRow(seqs[ident], ident) for ident, _ in prepared]
         for row, (ident, canonical) in zip(rows, prepared):
             self._record_extensions(session, canonical)
             if self.spec.on_write:
@@ -396,21 +369,15 @@ class Collection:
             return
         model = self.spec.model
         now = utcnow()
-        parameters = []
+        rows = []
         for change in updates:
             values = self._typed_columns(change.canonical)
             values.update(doc=change.canonical, version=change.version + 1, updated_at=now,
                           **self._rendered(change.canonical))
-            parameters.append({"b_seq": change.seq, "b_version": change.version,
-                               **{f"v_{key}": value for key, value in values.items()}})
-        columns = [key for key in parameters[0] if key.startswith("v_")]
-        if self.db.dialect == "postgresql":
-            updated = self._update_from_values(session, parameters, columns)
-        else:  # SQLite reuses one prepared statement for every row
-            statement = (update(model).where(model.seq == bindparam("b_seq"),
-                                             model.version == bindparam("b_version"))
-                         .values({getattr(model, key[2:]): bindparam(key) for key in columns}))
-            updated = session.connection().execute(statement, parameters).rowcount
+            row = {self._column_names[key]: value for key, value in values.items()}
+            row.update(seq=change.seq, expected_version=change.version)
+            rows.append(row)
+        updated = update_rows_where_version(session.connection(), model.__table__, rows)
         if updated not in (-1, len(updates)):
             raise TmfError(409, "Conflict", f"a {self.spec.name} was changed concurrently; retry")
         self._count(session, 0)
