@@ -161,6 +161,20 @@ def test_what_devices_send_is_stored_even_where_a_database_would_refuse_it(store
     assert stored.details == {"ifAlias": "uplink\ufffd", "7": "numbered key", "raw": "00:ff", "list": ["a\ufffd", 1]}
 
 
+def test_tabs_newlines_and_backslashes_survive_the_bulk_path(store):
+    # PostgreSQL takes batches through COPY, whose text format gives these characters a meaning of their own.
+    tricky = "tab\there\nnew line\r\\N back\\slash \\t"
+    record = FaultRecord(source=SYSLOG, device_address="192.0.2.1", received_at=T0, kind="k", text=tricky,
+                         interface=tricky, details={"message": tricky, tricky: [tricky]})
+
+    store.record_many([record, record])
+
+    stored = store.recent()
+    assert len(stored) == 2
+    assert all(s.text == tricky and s.interface == tricky[:128] for s in stored)
+    assert stored[0].details == {"message": tricky, tricky: [tricky]}
+
+
 # --- BufferedFaultSink ----------------------------------------------------------------------------------------------
 
 def test_sink_writes_what_another_thread_sends_in_batches(store):

@@ -365,7 +365,8 @@ class FaultEngine:
     # --- writing -----------------------------------------------------------------------------------------
 
     def _write(self, session, created: dict[str, _Alarm], touched: dict[str, _Alarm]) -> None:
-        context = {"base_url": self.base_url, "correlation_id": None}
+        # The engine writes standard attributes (and our declared extensions) only: nothing new to record.
+        context = {"base_url": self.base_url, "correlation_id": None, "standard_only": True}
         if created:
             rows = self.alarms.insert(session, [(a.ident, a.doc) for a in created.values()], **context)
             for alarm, row in zip(created.values(), rows):
@@ -396,7 +397,8 @@ class FaultEngine:
                 alarm = self._loaded(row)
                 mark_cleared(alarm.doc, rfc3339(alarm.clear_requested_at))
                 changes.append(RowUpdate(alarm.seq, alarm.ident, alarm.version, alarm.previous, alarm.doc))
-            self.alarms.update_rows(session, changes, base_url=self.base_url, correlation_id=None)
+            self.alarms.update_rows(session, changes, base_url=self.base_url, correlation_id=None,
+                                    standard_only=True)
             if changes:
                 session.execute(update(AlarmRow).where(AlarmRow.seq.in_([c.seq for c in changes]))
                                 .values(clear_requested_at=None))

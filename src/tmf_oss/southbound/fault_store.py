@@ -136,7 +136,7 @@ class BufferedFaultSink:
     dropped and counted; the writer thread carries on either way.
     """
 
-    def __init__(self, store: FaultStore, *, max_batch: int = 500, flush_interval: float = 0.2,
+    def __init__(self, store: FaultStore, *, max_batch: int = 5000, flush_interval: float = 0.2,
                  capacity: int = 100_000, attempts: int = 4, retry_backoff: float = 0.1):
         self.store = store
         self.max_batch = max_batch

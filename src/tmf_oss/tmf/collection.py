@@ -338,10 +338,11 @@ class Collection:
         return [(self.render(served, base_url, ident, canonical, selection), etag(1)) for ident, canonical in prepared]
 
     def insert(self, session: Session, prepared: Sequence[tuple[str, dict]], *, base_url: str,
-               correlation_id: str | None) -> list:
+               correlation_id: str | None, standard_only: bool = False) -> list:
         """New entities (id, canonical document) into the caller's transaction, with their events and count.
         For domain code that writes many entities at once (the fault engine); the caller commits, then calls
-        `wake_up.notify()`. Returns the new rows' keys (seq, id), in order."""
+        `wake_up.notify()`. Returns the new rows' keys (seq, id), in order. `standard_only`: the caller only
+        writes attributes of the standard (no client extensions to record)."""
         model = self.spec.model
         now = utcnow()
         values = [{"id": ident, "version": 1, "doc": canonical, "created_at": now, "updated_at": now,
@@ -352,7 +353,8 @@ class Collection:
                                                                     values))
         rows = [InsertedRow(seqs[ident], ident) for ident, _ in prepared]
         for row, (ident, canonical) in zip(rows, prepared):
-            self._record_extensions(session, canonical)
+            if not standard_only:
+                self._record_extensions(session, canonical)
             if self.spec.on_write:
                 self.spec.on_write(session, row, canonical, created=True)
         self._count(session, len(rows))
@@ -361,7 +363,7 @@ class Collection:
         return rows
 
     def update_rows(self, session: Session, updates: Sequence[RowUpdate], *, base_url: str,
-                    correlation_id: str | None) -> None:
+                    correlation_id: str | None, standard_only: bool = False) -> None:
         """Rewrite existing entities in the caller's transaction: one executemany UPDATE guarded by each row's
         version, then the attribute-value and state change events each change calls for. Raises a 409 TmfError
         when another writer changed one of the rows since it was read."""
@@ -382,7 +384,8 @@ class Collection:
             raise TmfError(409, "Conflict", f"a {self.spec.name} was changed concurrently; retry")
         self._count(session, 0)
         for change in updates:
-            self._record_extensions(session, change.canonical)
+            if not standard_only:
+                self._record_extensions(session, change.canonical)
             changed = {name for name in set(change.previous) | set(change.canonical)
                        if change.previous.get(name) != change.canonical.get(name)}
             if changed - self.spec.state_fields:
