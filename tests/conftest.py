@@ -108,3 +108,13 @@ def app(shared_app, database_url):
 def client(app):
     with app.test_client(base_url="http://testserver") as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """The device lab (tests/lab), one per test session, shared by the southbound and alarm tests."""
+    from tests.lab import start_lab
+
+    lab = start_lab(tmp_path_factory.mktemp("lab"))
+    yield lab
+    lab.run("down")

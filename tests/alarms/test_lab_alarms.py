@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -25,56 +24,13 @@ from tests.conftest import truncate_all
 from tests.e2e.processes import TmfOssProcess
 from tests.e2e.test_delivery_processes import first_of_each
 from tests.e2e.test_serve import tmf_oss
-from tests.lab import LAB_SCRIPT, Lab
+from tests.lab import DEVICES
 
 ALARMS = "/tmf-api/alarmManagement/v5"
 INVENTORY = "/tmf-api/resourceInventoryManagement/v5"
 MERGE = {"content-type": "application/merge-patch+json"}
 TRAP_DEADLINE = 45.0  # seconds; the agents poll their interfaces every 2 s, so traps come within a few
 EVENT_DEADLINE = 30.0
-
-# Its own addresses and namespaces (tests/lab's are 127.77.1 and tmfoss-test-d, scripts/lab's by hand 127.77.0 and
-# tmfoss-d): the southbound tests' session-wide lab may be up in the same pytest run, and two labs cannot share a
-# namespace. The cabling is scripts/lab's chain: d1-ge1 <-> d2-ge0, d2-ge1 <-> d3-ge0.
-ALARM_LAB_PREFIX = "127.77.2"
-ALARM_LAB_NAMESPACE = "tmfoss-alarm-d"
-DEVICES = 3
-
-
-class AlarmLab(Lab):
-    def set_link(self, device: int, interface: str, state: str) -> None:
-        subprocess.run(["ip", "-n", f"{self.env['LAB_NAMESPACE']}{device}", "link", "set", interface, state],
-                       check=True)
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """tests/lab's start_lab on this module's addresses: skips (fails in CI) with the reason when the lab cannot
-    run here."""
-    check = subprocess.run([str(LAB_SCRIPT), "can-run"], capture_output=True, text=True)
-    if check.returncode != 0:
-        reason = f"device lab unavailable: {check.stdout.strip() or check.stderr.strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    trap_port = _free_udp_port()
-    env = {**os.environ, "LAB_DIR": str(tmp_path_factory.mktemp("alarm-lab")),
-           "LAB_TRAP_DEST": f"127.0.0.1:{trap_port}", "LAB_PREFIX": ALARM_LAB_PREFIX,
-           "LAB_NAMESPACE": ALARM_LAB_NAMESPACE}
-    lab = AlarmLab([f"{ALARM_LAB_PREFIX}.{n}" for n in range(1, DEVICES + 1)], trap_port, env)
-    started = lab.run("up", str(DEVICES))
-    if started.returncode != 0:
-        lab.run("down")
-        pytest.fail(f"the device lab did not start: {started.stderr[-2000:]}")
-    yield lab
-    lab.run("down")
-
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 

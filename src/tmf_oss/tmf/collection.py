@@ -5,6 +5,7 @@ version mapping, polymorphism, filtering, paging, fields, PATCH, ETag/If-Match, 
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -420,7 +421,7 @@ class Collection:
         for attr, column in self.spec.columns.items():
             value = canonical.get(attr)
             if column in self._instant_columns:
-                values[column] = parse_instant(value) if isinstance(value, str) else utcnow()
+                values[column] = _instant(value) if isinstance(value, str) else utcnow()
             else:
                 values[column] = _scalar(value)
         values["type"] = canonical["@type"]
@@ -518,6 +519,12 @@ class Collection:
             self._count(session, -1)
             self._emit(session, "DeleteEvent", ident, doc, base_url, correlation_id)
         wake_up.notify()
+
+
+@functools.lru_cache(maxsize=4096)
+def _instant(text: str):
+    """The same few timestamps are written again and again (an alarm's raised time on every repeat)."""
+    return parse_instant(text)
 
 
 def _scalar(value):
