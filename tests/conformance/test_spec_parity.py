@@ -53,6 +53,8 @@ SPEC_CASES = [
              "specs/tmf639/resource-inventory-v5.yaml"),
     SpecCase("TMF642", "v4", "tmf642/TMF642-Alarm-v4.0.0.swagger.json", "specs/tmf642/alarm-management-v4.yaml"),
     SpecCase("TMF642", "v5", "tmf642/TMF642_Alarm_v5.0.1.oas.yaml", "specs/tmf642/alarm-management-v5.yaml"),
+    SpecCase("TMF641", "v4", "tmf641/TMF641-ServiceOrdering-v4.1.0.swagger.json",
+             "specs/tmf641/service-ordering-v4.yaml"),
 ]
 
 # Use as SampleCase.sample to take the request examples embedded in the
@@ -127,6 +129,8 @@ SAMPLE_CASES = [
                "/listener/alarmAttributeValueChangeEvent"),
     SampleCase("TMF642-v5", "tmf642/samples-v5-from-oas/Delete_request.json", "POST", "/listener/alarmDeleteEvent"),
     SampleCase("TMF642-v5", EMBEDDED, "POST", "/hub"),
+    SampleCase("TMF641-v4", "tmf641/samples-v4/ServiceOrder.example.json", "POST", "/serviceOrder"),
+    SampleCase("TMF641-v4", "tmf641/samples-v4/CancelServiceOrder.example.json", "POST", "/cancelServiceOrder"),
 ]
 
 _SPECS = {case.key: case for case in SPEC_CASES}
