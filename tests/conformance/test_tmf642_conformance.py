@@ -186,15 +186,6 @@ def fixed_alarm_members(spec: OfficialSpec) -> list[str]:
     return sorted(members("post", "/alarm") - members("patch", "/alarm/{id}") - {"id", "href"})
 
 
-# A server bug found by this module (see test_members_fixed_at_creation_are_refused_in_patch).
-FIXED_MEMBERS_BUG = (
-    "server bug: PATCH /alarm/{id} changing sourceSystemId or alarmRaisedTime answers 200 and changes the alarm, "
-    "although the official Alarm_Update (v4) / Alarm_MVO (v5) leave them out, our own v4 Alarm_Update and v5 "
-    "Alarm_MVO say 'alarmRaisedTime and sourceSystemId are fixed once the alarm exists', and the server refuses "
-    "the same kind of change to id or href with 400 ('member ... cannot be changed')"
-)
-
-
 # =========================================================================== the checks
 
 
@@ -344,7 +335,6 @@ class TestAlarmManagement(EntityConformance):
         assert_carries({"state": "cleared", "perceivedSeverity": "cleared"}, self.fetch(client, item),
                        "a refused PATCH must leave the alarm as it was")
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=FIXED_MEMBERS_BUG)
     def test_members_fixed_at_creation_are_refused_in_patch(self, client, created, run_tag):
         """What the official create schema has and its PATCH schema leaves out (sourceSystemId, alarmRaisedTime)
         is fixed once the alarm exists: a PATCH changing it is refused with 400, as one changing id is."""

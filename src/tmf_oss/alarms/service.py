@@ -29,6 +29,8 @@ ALARM = EntitySpec(
     },
     state_fields=STATE_FIELDS,
     server_owned=frozenset({"occurrenceCount", "flapping", "alarmedObjectResolved"}),
+    # The standard's update shapes (v4 Alarm_Update, v5 Alarm_MVO) leave these out: fixed once raised.
+    fixed=frozenset({"alarmRaisedTime", "sourceSystemId"}),
     on_create=lifecycle.on_create,
     on_update=lifecycle.on_update,
     rendered_columns={"v4": "body", "v5": "body"},  # one rendering serves both: the views are the same

@@ -53,6 +53,7 @@ class EntitySpec:
     columns: dict[str, str] = field(default_factory=dict)  # TMF attribute -> typed ORM column kept in step with doc
     state_fields: frozenset[str] = frozenset()
     server_owned: frozenset[str] = frozenset()  # maintained by us: refused in PATCH, ignored on create
+    fixed: frozenset[str] = frozenset()  # set by the client at creation, refused in PATCH afterwards
     on_create: Callable[[dict], None] | None = None  # fill in server-owned members of a new entity
     # Keeps side tables in step with a written row, e.g. links; `created` says whether the row is new.
     on_write: Callable[..., None] | None = None
@@ -458,7 +459,7 @@ class Collection:
             row = self._locked_row(session, ident, if_match)
             current = self.render(served, base_url, ident, row.doc)
             try:
-                patched = apply_patch(current, body, kind, immutable=frozenset(IDENTITY),
+                patched = apply_patch(current, body, kind, immutable=frozenset(IDENTITY) | self.spec.fixed,
                                       server_owned=self.spec.server_owned)
             except PatchError as exc:
                 raise TmfError(exc.status, "Invalid patch", exc.message) from None
