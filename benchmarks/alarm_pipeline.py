@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Fault records to alarms: sustained records per second, and the delay from receipt to alarm visible in the API.
 
-What runs is what `tmf-oss receive` runs behind its sockets: the BufferedFaultSink, whose writer thread stores each
-batch of fault records and, in the same transaction, puts it through the fault engine (rules, object resolution
-against the inventory, deduplication, correlation, alarm rows, outbox events). Datagram decoding is measured
-separately by trap_ingestion.py.
+What runs is what `tmf-oss receive` runs behind its sockets: the BufferedFaultSink, whose writer thread stores
+batches of fault records, and the fault engine's consumer, which reads them back in order and applies them
+(rules, object resolution against the inventory, deduplication, correlation, alarm rows, outbox events) with its
+progress in the same transaction. Datagram decoding is measured separately by trap_ingestion.py.
 
 1. recreates a benchmark database and fills the inventory with --devices discovered routers of --ports ports each,
    every port cabled to a port of the next router (so correlation has topology to walk);
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import threading
 import time
 from datetime import datetime, timezone
@@ -70,19 +69,28 @@ def device_address(device: int) -> str:
 
 
 class Measured:
-    """The FaultStore the sink writes through, timing each record from receipt to commit."""
+    """Wraps the consumer's batches: each record timed from receipt to the commit of the batch that applied it."""
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, consumer):
+        self.consumer = consumer
+        self.apply = consumer.engine.apply
         self.delays: list[float] = []
         self.applied = 0
+        self._batch: list = []
+        consumer.engine.apply = self._apply
+        self._run_once = type(consumer).run_once.__get__(consumer)
 
-    def record_many(self, faults):
-        written = self.store.record_many(faults)
+    def _apply(self, session, faults):
+        self._batch = faults
+        return self.apply(session, faults)
+
+    def run_once(self) -> int:
+        self._batch = []
+        applied = self._run_once()  # commits before it returns
         now = datetime.now(timezone.utc)
-        self.delays.extend((now - fault.received_at).total_seconds() for fault in faults)
-        self.applied += len(faults)
-        return written
+        self.delays.extend((now - fault.received_at).total_seconds() for fault in self._batch)
+        self.applied += applied
+        return applied
 
 
 def percentile(ordered: list[float], share: float) -> float:
@@ -91,13 +99,17 @@ def percentile(ordered: list[float], share: float) -> float:
 
 def run(platform, settings, *, rate: int, seconds: float, new_share: float, devices: range, ports: int,
         seed: int, batch: int) -> dict:
+    from tmf_oss.alarms.consumer import FaultConsumer
     from tmf_oss.alarms.engine import fault_engine
     from tmf_oss.southbound.fault_store import BufferedFaultSink, FaultStore
     from tmf_oss.southbound.faults import SNMP_TRAP, FaultRecord
 
     engine = fault_engine(platform, settings)
-    measured = Measured(FaultStore(platform.db, after_insert=engine.apply))
-    sink = BufferedFaultSink(measured, max_batch=batch)  # type: ignore[arg-type]
+    consumer = FaultConsumer(platform.db, engine, batch=batch)
+    measured = Measured(consumer)
+    consumer.run_once = measured.run_once  # type: ignore[method-assign]
+    consumer.start()
+    sink = BufferedFaultSink(FaultStore(platform.db), max_batch=batch)
     randomized = random.Random(seed)
     unseen = [(d, p) for d in devices for p in range(ports)]
     randomized.shuffle(unseen)
@@ -122,8 +134,11 @@ def run(platform, settings, *, rate: int, seconds: float, new_share: float, devi
     offered_for = time.monotonic() - started
     applied_while_offered = measured.applied
     sink.flush()
+    while measured.applied < offered and time.monotonic() - started < seconds * 10:
+        time.sleep(0.05)
     drained_for = time.monotonic() - started
     sink.close()
+    consumer.close()
     # Delays in receipt order: if the engine keeps up, the second half waits no longer than the first.
     halves = [sorted(part) for part in (measured.delays[:len(measured.delays) // 2],
                                         measured.delays[len(measured.delays) // 2:])]

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from tmf_oss.alarms.consumer import FaultConsumer
 from tmf_oss.alarms.engine import EngineSettings, FaultEngine
 from tmf_oss.alarms.model import AlarmRow
 from tmf_oss.alarms.rules import RuleError, RuleSet, parse_rules
@@ -49,10 +50,22 @@ def network(client, app):
     return {"ports": ports, "devices": devices}
 
 
-def engine_for(app, **settings) -> tuple[FaultEngine, FaultStore]:
+class Received:
+    """Records stored as the receivers store them, then applied by the engine's consumer: one batch per call."""
+
+    def __init__(self, db, consumer: FaultConsumer):
+        self.store = FaultStore(db)
+        self.consumer = consumer
+
+    def record_many(self, faults: list[FaultRecord]) -> None:
+        self.store.record_many(faults)
+        self.consumer.drain()
+
+
+def engine_for(app, **settings) -> tuple[FaultEngine, Received]:
     engine = FaultEngine(app.platform.collection("tmf642", "alarm"), RuleSet.built_in(),
                          base_url="http://testserver", settings=EngineSettings(**settings))
-    return engine, FaultStore(app.platform.db, after_insert=engine.apply)
+    return engine, Received(app.platform.db, FaultConsumer(app.platform.db, engine))
 
 
 def trap(kind: str, address: str = "192.0.2.1", *, index: int | None = 2, interface: str | None = None,

@@ -1,9 +1,9 @@
 """The fault engine: fault records in, TMF642 alarms out — normalized, deduplicated, correlated, with events.
 
-It runs inside the transaction that stores a batch of fault records (southbound/fault_store.py), so a record and
-what it did to the alarms commit together. Batches from several receiving processes are applied one at a time
-(a transaction-scoped advisory lock on PostgreSQL; SQLite serialises writers anyway), which makes "is there an
-active alarm like this one?" a question with one answer.
+It applies batches of stored fault records in the transaction its consumer (consumer.py) opens for each, with the
+consumer's progress, so a record takes effect exactly once. Batches are applied one at a time even across
+processes (a transaction-scoped advisory lock on PostgreSQL; SQLite serialises writers anyway), which makes "is
+there an active alarm like this one?" a question with one answer.
 
 Per record, in arrival order:
 - the rules (alarms/rules.py) say which alarm it raises or clears; the object resolver finds the inventory

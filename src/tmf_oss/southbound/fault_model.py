@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tmf_oss.db.base import Base, JsonDocument, SurrogateKey, UtcDateTime
@@ -38,3 +38,12 @@ class FaultRow(Base):
         Index("ix_fault_record_device_received_at", "device_address", "received_at", "seq"),
         Index("ix_fault_record_kind_received_at", "kind", "received_at", "seq"),
     )
+
+
+class FaultProgress(Base):
+    """How far a consumer of the fault records (the fault engine) has got: the last seq it applied."""
+
+    __tablename__ = "fault_progress"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)

@@ -12,16 +12,14 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 
-from typing import Callable
-
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from tmf_oss.db.base import as_utc
 from tmf_oss.db.bulk import insert_rows
 from tmf_oss.db.engine import Database
-from tmf_oss.events.outbox import wake_up
+from tmf_oss.events.outbox import WakeUp
 from tmf_oss.southbound import fault_model
 from tmf_oss.southbound.fault_model import FaultRow
 from tmf_oss.southbound.faults import FaultRecord
@@ -29,28 +27,35 @@ from tmf_oss.southbound.faults import FaultRecord
 log = logging.getLogger("tmf_oss.southbound.faults")
 
 FAULTS = FaultRow.__table__
+_FAULT_LOCK = 642_000_002  # pg_advisory_xact_lock key: fault record writers take turns, so seqs follow commits
+_LOCK = text(f"SELECT pg_advisory_xact_lock({_FAULT_LOCK})")
+# Wakes an in-process consumer when records were written (others poll).
+faults_written = WakeUp()
 MAX_INTERFACE_INDEX = 2**31 - 1  # ifIndex is 1..2147483647 (RFC 2863)
 
 
 class FaultStore:
-    def __init__(self, db: Database, *, after_insert: Callable[[Session, list[FaultRecord]], object] | None = None):
-        """`after_insert(session, faults)` runs in the transaction that stores each batch (the fault engine
-        turns them into alarms there, so a record and its effect commit together)."""
+    def __init__(self, db: Database):
         self.db = db
-        self.after_insert = after_insert
 
     def record_many(self, faults: list[FaultRecord]) -> int:
-        """Write the faults in one transaction; returns how many were written."""
+        """Write the faults in one transaction; returns how many were written. Seqs follow commit order across
+        processes (on PostgreSQL the writers take turns on an advisory lock), so a consumer reading by seq
+        (alarms/consumer.py) never passes a record that commits later."""
         rows = [_row(fault) for fault in faults]
         if not rows:
             return 0
         with self.db.transaction() as session:
+            if self.db.dialect == "postgresql":
+                session.execute(_LOCK)
             insert_rows(session.connection(), FAULTS, rows)
-            if self.after_insert is not None:
-                self.after_insert(session, faults)
-        if self.after_insert is not None:
-            wake_up.notify()
+        faults_written.notify()
         return len(rows)
+
+    def after(self, session: Session, seq: int, limit: int) -> list[tuple[int, FaultRecord]]:
+        """Up to `limit` records written after `seq`, in order, with their seqs."""
+        rows = session.execute(select(FAULTS).where(FAULTS.c.seq > seq).order_by(FAULTS.c.seq).limit(limit))
+        return [(row.seq, _record(row)) for row in rows]
 
     def recent(self, *, limit: int = 100, device_address: str | None = None, kind: str | None = None,
                since: datetime | None = None) -> list[FaultRecord]:

@@ -1,5 +1,6 @@
 """The fault receivers as a running service: SNMP traps and syslog on their UDP ports, and NETCONF notification
-subscriptions to the devices file's devices, into the fault store.
+subscriptions to the devices file's devices, into the fault store; and the fault engine, turning stored records
+into alarms (alarms/consumer.py).
 
 Runs inside `tmf-oss worker` (when enabled) or alone as `tmf-oss receive`. The UDP receivers share one asyncio loop
 in a thread of their own; records go through a BufferedFaultSink, so a slow database never stalls the sockets.
@@ -29,11 +30,13 @@ SWEEP_SECONDS = 5.0  # how often held clears of flapping alarms are looked at
 class FaultReceivers:
     def __init__(self, platform, settings: Settings):
         """Raises DeviceFileError or RuleError when the devices or rules file is not usable."""
-        from tmf_oss.alarms.engine import fault_engine  # the alarm domain sits above the southbound
+        from tmf_oss.alarms.consumer import FaultConsumer  # the alarm domain sits above the southbound
+        from tmf_oss.alarms.engine import fault_engine
 
         self.settings = settings
         self.engine = fault_engine(platform, settings)
-        self.sink = BufferedFaultSink(FaultStore(platform.db, after_insert=self.engine.apply))
+        self.consumer = FaultConsumer(platform.db, self.engine)
+        self.sink = BufferedFaultSink(FaultStore(platform.db))
         self._sweeping = threading.Event()
         devices: list[ManagedDevice] = load_devices(settings.devices_file) if settings.devices_file else []
         communities = frozenset(c.strip() for c in settings.trap_communities.split(",") if c.strip())
@@ -47,7 +50,8 @@ class FaultReceivers:
 
     def start(self, *, shared: bool = False, subscribe: bool = True) -> "FaultReceivers":
         """`shared`: several processes receive on the same ports (decoding is CPU-bound: one core each).
-        `subscribe`: hold the NETCONF subscriptions (in one process only, or every notification comes twice)."""
+        `subscribe`: hold the NETCONF subscriptions and run the fault engine (in one process only: notifications
+        would come twice, and engines would only take turns)."""
         self._thread.start()
         host = self.settings.receiver_host
         started = []
@@ -61,6 +65,7 @@ class FaultReceivers:
                  self.syslog.port or "-")
         if subscribe:
             self.netconf.start()
+            self.consumer.start()
             threading.Thread(target=self._sweep, name="tmf-oss-alarm-sweep", daemon=True).start()
         return self
 
@@ -79,6 +84,7 @@ class FaultReceivers:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self.sink.close()
+        self.consumer.close()
 
 
 def receive_in_process(settings: Settings) -> None:
