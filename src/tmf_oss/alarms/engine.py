@@ -47,6 +47,9 @@ log = logging.getLogger("tmf_oss.alarms.engine")
 ALARM_ENGINE_LOCK = 642_000_001  # pg_advisory_xact_lock key: one batch at a time across processes
 LOOKUP_CHUNK = 500  # keys per IN (...) list
 REPORTING_SYSTEM = "tmf-oss"
+# What the engine reads of an alarm row (see FaultEngine._loaded).
+ALARM_STATE = (AlarmRow.seq, AlarmRow.id, AlarmRow.version, AlarmRow.doc, AlarmRow.dedup_key,
+               AlarmRow.alarm_raised_time, AlarmRow.clear_requested_at)
 
 
 @dataclass(frozen=True)
@@ -267,8 +270,7 @@ class FaultEngine:
         for start in range(0, len(missing), LOOKUP_CHUNK):
             chunk = missing[start:start + LOOKUP_CHUNK]
             rows = session.execute(
-                select(AlarmRow.seq, AlarmRow.id, AlarmRow.version, AlarmRow.doc, AlarmRow.dedup_key,
-                       AlarmRow.alarm_raised_time, AlarmRow.clear_requested_at)
+                select(*ALARM_STATE)
                 .where(AlarmRow.dedup_key.in_(chunk), AlarmRow.active.is_(True))
                 .order_by(AlarmRow.seq)).all()
             for row in rows:
@@ -342,8 +344,7 @@ class FaultEngine:
         for start in range(0, len(ordered), LOOKUP_CHUNK):
             chunk = ordered[start:start + LOOKUP_CHUNK]
             rows = session.execute(
-                select(AlarmRow.seq, AlarmRow.id, AlarmRow.version, AlarmRow.doc, AlarmRow.dedup_key,
-                       AlarmRow.alarm_raised_time, AlarmRow.clear_requested_at)
+                select(*ALARM_STATE)
                 .where(AlarmRow.alarmed_object_id.in_(chunk), AlarmRow.active.is_(True),
                        AlarmRow.alarm_raised_time >= since)).all()
             for row in rows:
@@ -388,8 +389,7 @@ class FaultEngine:
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALARM_ENGINE_LOCK})
             rows = session.execute(
-                select(AlarmRow.seq, AlarmRow.id, AlarmRow.version, AlarmRow.doc, AlarmRow.dedup_key,
-                       AlarmRow.alarm_raised_time, AlarmRow.clear_requested_at)
+                select(*ALARM_STATE)
                 .where(AlarmRow.active.is_(True), AlarmRow.clear_requested_at.is_not(None),
                        AlarmRow.clear_requested_at <= due)).all()
             changes = []
