@@ -19,6 +19,7 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from tmf_oss.alarms.consumer import prometheus_lines as fault_engine_metrics
 from tmf_oss.config import Settings
 from tmf_oss.events.admin_api import admin_routes
 from tmf_oss.events.hub_api import HubHandlers
@@ -148,7 +149,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             )
     app.add_url_rule("/", "index", _index_handler(platform), methods=["GET"])
     if settings.admin_api:
-        for path, name, handler, methods in admin_routes(platform.db) + fault_routes(platform.db):
+        routes = admin_routes(platform.db, more_metrics=[fault_engine_metrics]) + fault_routes(platform.db)
+        for path, name, handler, methods in routes:
             app.add_url_rule(path, name, handler, methods=methods)
     app.add_error_handler(TmfError, _on_tmf_error)
     app.add_error_handler(ProblemException, _on_problem)

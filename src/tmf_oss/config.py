@@ -66,6 +66,8 @@ class Settings:
     flap_window_seconds: float = 300.0
     flap_threshold: int = 3  # raises of one alarm within the flap window that make it flapping
     flap_hold_seconds: float = 120.0  # a flapping alarm clears once it has stayed clear this long
+    # Fault records the engine has applied are removed once older than this (the alarms keep what they meant).
+    fault_retention_seconds: float = 30 * 86400.0
     # The SSH host keys NETCONF devices must present (OpenSSH known_hosts format); empty: ~/.ssh/known_hosts.
     netconf_known_hosts: str = ""
     swagger_ui: bool = True

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from tmf_oss.alarms.consumer import FaultConsumer
+from tmf_oss.alarms.consumer import Backlog, FaultConsumer, backlog, prune_faults
 from tmf_oss.alarms.engine import EngineSettings, FaultEngine
 from tmf_oss.alarms.model import AlarmRow
 from tmf_oss.alarms.rules import RuleError, RuleSet, parse_rules
@@ -235,3 +235,20 @@ def test_changes_made_through_the_api_between_batches_are_seen(client, network, 
     store.record_many([trap("linkDown")])  # the repeat keeps the acknowledgement it was given meanwhile
     repeated = alarms(client, "state=updated")[0]
     assert repeated["ackState"] == "acknowledged" and repeated["occurrenceCount"] == 2
+
+
+def test_the_backlog_is_visible_and_applied_records_are_pruned(client, app):
+    engine, received = engine_for(app)
+    store, consumer = received.store, received.consumer
+    store.record_many([trap("linkDown", "198.51.100.1"), trap("linkDown", "198.51.100.2")])
+    waiting = backlog(app.platform.db)
+    assert waiting.pending == 2 and waiting.oldest_pending_age_seconds >= 0
+    metrics = client.get("/metrics").text
+    assert "tmf_oss_fault_records_pending 2" in metrics
+    consumer.drain()
+    assert backlog(app.platform.db) == Backlog(0, 0.0)
+    store.record_many([trap("linkDown", "198.51.100.3")])  # stored, not yet applied: kept whatever its age
+    assert prune_faults(app.platform.db, timedelta(0)) == 2
+    assert FaultStore(app.platform.db).count() == 1 and backlog(app.platform.db).pending == 1
+    consumer.drain()
+    assert len(alarms(client)) == 3

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from tmf_oss.alarms.engine import BatchResult, FaultEngine
 from tmf_oss.db.engine import Database
 from tmf_oss.events.outbox import wake_up
-from tmf_oss.southbound.fault_model import FaultProgress
+from tmf_oss.db.base import as_utc
+from tmf_oss.southbound.fault_model import FaultProgress, FaultRow
 from tmf_oss.southbound.fault_store import FaultStore, faults_written
 
 log = logging.getLogger("tmf_oss.alarms.consumer")
@@ -26,11 +30,50 @@ PROGRESS = "alarm-engine"
 BATCH = 5000  # records per transaction at most
 POLL_SECONDS = 0.2  # for records written by other processes
 RETRY_SECONDS = 2.0  # after a batch failed (database away...): the same records are tried again
+PRUNE_EVERY_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int  # fault records stored and not yet applied to the alarms
+    oldest_pending_age_seconds: float  # 0 when nothing is pending
+
+
+def backlog(db: Database) -> Backlog:
+    """How far the fault engine is behind the receivers."""
+    with db.read() as connection:
+        progress = connection.execute(select(FaultProgress.last_seq)
+                                      .where(FaultProgress.name == PROGRESS)).scalar() or 0
+        pending, oldest = connection.execute(
+            select(func.count(), func.min(FaultRow.received_at)).where(FaultRow.seq > progress)).one()
+    age = (datetime.now(timezone.utc) - as_utc(oldest)).total_seconds() if oldest is not None else 0.0
+    return Backlog(pending, max(age, 0.0))
+
+
+def prometheus_lines(db: Database) -> list[str]:
+    state = backlog(db)
+    return ["# HELP tmf_oss_fault_records_pending Fault records received and not yet applied to the alarms.",
+            "# TYPE tmf_oss_fault_records_pending gauge", f"tmf_oss_fault_records_pending {state.pending}",
+            "# HELP tmf_oss_fault_records_oldest_pending_age_seconds Age of the oldest fault record not yet applied.",
+            "# TYPE tmf_oss_fault_records_oldest_pending_age_seconds gauge",
+            f"tmf_oss_fault_records_oldest_pending_age_seconds {state.oldest_pending_age_seconds:.3f}"]
+
+
+def prune_faults(db: Database, retention: timedelta) -> int:
+    """Remove fault records older than the retention that the engine has applied; returns how many."""
+    with db.transaction() as session:
+        progress = session.execute(select(FaultProgress.last_seq)
+                                   .where(FaultProgress.name == PROGRESS)).scalar() or 0
+        return session.execute(delete(FaultRow).where(
+            FaultRow.seq <= progress, FaultRow.received_at < datetime.now(timezone.utc) - retention)).rowcount
 
 
 class FaultConsumer:
-    def __init__(self, db: Database, engine: FaultEngine, *, batch: int = BATCH):
+    def __init__(self, db: Database, engine: FaultEngine, *, batch: int = BATCH,
+                 retention: timedelta | None = None):
+        """`retention`: applied fault records older than this are removed every few minutes (None: kept)."""
         self.db = db
+        self.retention = retention
         self.engine = engine
         self.store = FaultStore(db)
         self.batch = batch
@@ -75,7 +118,16 @@ class FaultConsumer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         while not self._stop.is_set():
+            if self.retention is not None and time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                try:
+                    removed = prune_faults(self.db, self.retention)
+                    if removed:
+                        log.info("removed %d fault records older than the retention", removed)
+                except Exception:
+                    log.exception("removing old fault records failed; trying again later")
             try:
                 applied = self.run_once()
             except Exception:

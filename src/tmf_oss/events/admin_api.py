@@ -23,10 +23,16 @@ PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PARKED_STATES = {PARKED: PARKED, REPLAY: REPLAY, REPLAYED: REPLAYED, "all": None}
 
 
-def admin_routes(db) -> list[tuple[str, str, object, list[str]]]:
+def admin_routes(db, more_metrics=()) -> list[tuple[str, str, object, list[str]]]:
+    """`more_metrics`: callables (db -> lines of Prometheus text) that other domains add to /metrics."""
+    def exposition() -> str:
+        text = prometheus_text(delivery_state(db))
+        for lines in more_metrics:
+            text += "\n".join(lines(db)) + "\n"
+        return text
+
     async def metrics(_request: Request):
-        states = await run_in_threadpool(delivery_state, db)
-        return Response(prometheus_text(states), media_type=PROMETHEUS_MEDIA_TYPE)
+        return Response(await run_in_threadpool(exposition), media_type=PROMETHEUS_MEDIA_TYPE)
 
     async def delivery(request: Request):
         subscription = request.query_params.get("subscription")

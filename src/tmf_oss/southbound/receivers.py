@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from datetime import timedelta
 
 from tmf_oss.config import Settings
 from tmf_oss.southbound.devices import ManagedDevice, load_devices
@@ -35,7 +36,8 @@ class FaultReceivers:
 
         self.settings = settings
         self.engine = fault_engine(platform, settings)
-        self.consumer = FaultConsumer(platform.db, self.engine)
+        self.consumer = FaultConsumer(platform.db, self.engine,
+                                      retention=timedelta(seconds=settings.fault_retention_seconds))
         self.sink = BufferedFaultSink(FaultStore(platform.db))
         self._sweeping = threading.Event()
         devices: list[ManagedDevice] = load_devices(settings.devices_file) if settings.devices_file else []
