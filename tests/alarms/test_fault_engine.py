@@ -188,9 +188,8 @@ def test_storm_of_100000_records_with_90_percent_repeats(client, app, database_u
     for start in range(0, len(records), 2000):
         store.record_many(records[start:start + 2000])
     with app.platform.db.read() as connection:
-        total, counts = connection.execute(select(func.count(), func.min(AlarmRow.version))).one()
-        occurrences = {row[0] for row in connection.execute(select(AlarmRow.doc))
-                       if True for row in [(row[0]["occurrenceCount"],)]}
+        total = connection.execute(select(func.count()).select_from(AlarmRow)).scalar_one()
+        occurrences = {doc["occurrenceCount"] for doc in connection.execute(select(AlarmRow.doc)).scalars()}
     assert total == 10_000
     assert occurrences == {10}
     assert client.get(f"{V5}/alarm?limit=1").headers["X-Total-Count"] == "10000"

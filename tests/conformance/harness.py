@@ -1078,22 +1078,7 @@ class EntityConformance:
         types = _event_types(events)
         assert "CreateEvent" in types and "DeleteEvent" in types, \
             f"expected at least a create and a delete event about {item['id']} within 20s, got {types}"
-        problems = []
-        for path, content_type, event in events:
-            event_type = event.get("eventType") if isinstance(event, dict) else None
-            where = f"{event_type or 'event'} posted to {path}"
-            listener_op = client.spec.match("post", f"/listener/{str(event_type)[:1].lower()}{str(event_type)[1:]}")
-            if listener_op is None:
-                problems.append(f"{where}: the official document has no listener for event type {event_type!r}")
-                continue
-            declared = client.spec.request_media_types(listener_op)
-            if media_essence(content_type) not in {media_essence(m) for m in declared}:
-                problems.append(f"{where}: Content-Type {content_type!r} is none of the declared {declared}")
-            errors = client.spec.request_errors(listener_op, event)
-            if errors:
-                pointer = client.spec.request_schema_pointer(listener_op)
-                problems.append(f"{where} does not validate against {client.spec.schema_location(pointer)}:\n    "
-                                + "\n    ".join(errors) + f"\n  event: {_shorten(json.dumps(event), 1500)}")
+        problems = listener_event_problems(client, events)
         assert not problems, "\n".join(problems)
 
     def _create_patch_delete(self, client, created, run_tag) -> dict:
@@ -1103,6 +1088,28 @@ class EntityConformance:
         client.expect(client.patch(self.item_path(item), patch, media_type), 200)
         client.expect(client.delete(self.item_path(item)), 204)
         return item
+
+
+def listener_event_problems(client: "TmfClient", events: list[tuple[str, str, Any]]) -> list[str]:
+    """Each (path, Content-Type, body) a hub posted, checked against the official listener operation for its
+    eventType: the operation exists, the media type is declared, the body validates."""
+    problems = []
+    for path, content_type, event in events:
+        event_type = event.get("eventType") if isinstance(event, dict) else None
+        where = f"{event_type or 'event'} posted to {path}"
+        listener_op = client.spec.match("post", f"/listener/{str(event_type)[:1].lower()}{str(event_type)[1:]}")
+        if listener_op is None:
+            problems.append(f"{where}: the official document has no listener for event type {event_type!r}")
+            continue
+        declared = client.spec.request_media_types(listener_op)
+        if media_essence(content_type) not in {media_essence(m) for m in declared}:
+            problems.append(f"{where}: Content-Type {content_type!r} is none of the declared {declared}")
+        errors = client.spec.request_errors(listener_op, event)
+        if errors:
+            pointer = client.spec.request_schema_pointer(listener_op)
+            problems.append(f"{where} does not validate against {client.spec.schema_location(pointer)}:\n    "
+                            + "\n    ".join(errors) + f"\n  event: {_shorten(json.dumps(event), 1500)}")
+    return problems
 
 
 def _event_types(received: list[tuple[str, str, Any]]) -> str:
