@@ -55,6 +55,8 @@ SPEC_CASES = [
     SpecCase("TMF642", "v5", "tmf642/TMF642_Alarm_v5.0.1.oas.yaml", "specs/tmf642/alarm-management-v5.yaml"),
     SpecCase("TMF641", "v4", "tmf641/TMF641-ServiceOrdering-v4.1.0.swagger.json",
              "specs/tmf641/service-ordering-v4.yaml"),
+    SpecCase("TMF638", "v5", "tmf638/TMF638-Service_Inventory_Management-v5.0.0.oas.yaml",
+             "specs/tmf638/service-inventory-v5.yaml"),
 ]
 
 # Use as SampleCase.sample to take the request examples embedded in the
@@ -72,6 +74,7 @@ class SampleCase:
 
 
 _V5 = "tmf639/samples-v5-from-oas"
+_V5_638 = "tmf638/samples-v5-from-oas"
 SAMPLE_CASES = [
     SampleCase("TMF639-v5", f"{_V5}/CreateResource_with_references_to_SubResource_request.json", "POST", "/resource"),
     SampleCase("TMF639-v5", f"{_V5}/updateResource_using_json_request.json", "PATCH", "/resource/{id}"),
@@ -131,6 +134,20 @@ SAMPLE_CASES = [
     SampleCase("TMF642-v5", EMBEDDED, "POST", "/hub"),
     SampleCase("TMF641-v4", "tmf641/samples-v4/ServiceOrder.example.json", "POST", "/serviceOrder"),
     SampleCase("TMF641-v4", "tmf641/samples-v4/CancelServiceOrder.example.json", "POST", "/cancelServiceOrder"),
+    SampleCase("TMF638-v5", f"{_V5_638}/Create_Service*_request.json", "POST", "/service"),
+    SampleCase("TMF638-v5", f"{_V5_638}/Service_partialupdate_example_31_request.json", "PATCH", "/service/{id}"),
+    SampleCase("TMF638-v5", f"{_V5_638}/Service_partialupdate_example_01_request.json", "PATCH", "/service/{id}",
+               "application/merge-patch+json"),
+    SampleCase("TMF638-v5", f"{_V5_638}/Service_partialupdate_example_11_request.json", "PATCH", "/service/{id}",
+               "application/json-patch+json"),
+    SampleCase("TMF638-v5", f"{_V5_638}/Service_partialupdate_example_21_request.json", "PATCH", "/service/{id}",
+               "application/json-patch-query+json"),
+    # The official create and attribute-value-change event examples send the validator of the official
+    # document into endless recursion (discriminators over the party model), so they are not listed.
+    SampleCase("TMF638-v5", f"{_V5_638}/StateChange_request.json", "POST", "/listener/serviceStateChangeEvent"),
+    SampleCase("TMF638-v5", f"{_V5_638}/OperatingStatusChange_request.json", "POST",
+               "/listener/serviceOperatingStatusChangeEvent"),
+    SampleCase("TMF638-v5", f"{_V5_638}/Delete_request.json", "POST", "/listener/serviceDeleteEvent"),
 ]
 
 _SPECS = {case.key: case for case in SPEC_CASES}
