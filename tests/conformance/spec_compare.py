@@ -23,6 +23,13 @@ type the official document contradicts itself on, with a comment saying why).
 Media types are compared without their ``charset`` parameter, so
 ``application/json;charset=utf-8`` equals ``application/json``.
 
+Where we serve only part of an official API, the official paths we leave out
+on purpose are passed as ``not_served``.  They are taken out of the official
+side together with the schemas that only they use (nothing else in the
+official document reaches them), and reported as *omitted*; everything that
+remains is compared as usual.  A ``not_served`` path the official document
+does not have, or that we do serve, is a difference.
+
 Usage::
 
     from spec_compare import compare_specs, compare_specs_detailed
@@ -141,6 +148,7 @@ class ComparisonResult:
     differences: list[str] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    omitted: list[str] = field(default_factory=list)  # official paths and schemas deliberately not served
 
     @property
     def ok(self) -> bool:
@@ -628,23 +636,77 @@ class _Comparer:
                 self.diff(where, f"media type {mt!r} only in ours")
 
 
-def compare_documents(official: dict, ours: dict) -> ComparisonResult:
-    """Compare two loaded documents; ``official`` may be Swagger 2.0 or OAS 3."""
-    off_api, our_api = normalize(official), normalize(ours)
+def _schema_refs(node: Any, prefix: str, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(prefix):
+                found.add(_unescape(value[len(prefix):].split("/", 1)[0]))
+            else:
+                _schema_refs(value, prefix, found)
+    elif isinstance(node, list):
+        for value in node:
+            _schema_refs(value, prefix, found)
+
+
+def without_paths(official: dict, not_served: Iterable[str]) -> tuple[dict, list[str]]:
+    """The official document without the given paths and the schemas only they reach; and what was left out."""
+    not_served = set(not_served)
+    d = _Document(official)
+    paths = {p: item for p, item in (official.get("paths") or {}).items() if p not in not_served}
+    kept: set[str] = set()
+    # Everything except schemas (paths, shared parameters and responses) may refer to schemas.
+    _schema_refs({k: v for k, v in official.items() if k not in ("paths", "definitions", "components")},
+                 d.schema_prefix, kept)
+    _schema_refs(paths, d.schema_prefix, kept)
+    if not d.is_swagger:
+        _schema_refs({k: v for k, v in (official.get("components") or {}).items() if k != "schemas"},
+                     d.schema_prefix, kept)
+    todo = list(kept)
+    while todo:
+        found: set[str] = set()
+        _schema_refs(d.schemas.get(todo.pop()), d.schema_prefix, found)
+        todo.extend(found - kept)
+        kept |= found
+    schemas = {name: schema for name, schema in d.schemas.items() if name in kept}
+    reduced = dict(official, paths=paths)
+    if d.is_swagger:
+        reduced["definitions"] = schemas
+    else:
+        reduced["components"] = dict(official.get("components") or {}, schemas=schemas)
+    omitted = [f"path {p}" for p in sorted(not_served)]
+    omitted += [f"schema {name} (reached by no path we serve)" for name in sorted(set(d.schemas) - kept)]
+    return reduced, omitted
+
+
+def compare_documents(official: dict, ours: dict, not_served: Iterable[str] = ()) -> ComparisonResult:
+    """Compare two loaded documents; ``official`` may be Swagger 2.0 or OAS 3. ``not_served``: official
+    paths deliberately left out of ours (see the module description)."""
+    not_served = sorted(set(not_served))
     comparer = _Comparer()
+    omitted: list[str] = []
+    if not_served:
+        for path in not_served:
+            if path not in (official.get("paths") or {}):
+                comparer.diff(f"path {path}", "listed as not served, but the official document has no such path")
+            if path in (ours.get("paths") or {}):
+                comparer.diff(f"path {path}", "listed as not served, but ours serves it")
+        official, omitted = without_paths(official, not_served)
+    off_api, our_api = normalize(official), normalize(ours)
     comparer.operations(off_api.operations, our_api.operations)
     comparer.schemas(off_api.schemas, our_api.schemas)
+    comparer.result.omitted = omitted
     return comparer.result
 
 
-def compare_specs_detailed(official_path: str | Path, our_path: str | Path) -> ComparisonResult:
-    """Compare two files; returns differences, allowed extensions and notes."""
-    return compare_documents(load_document(official_path), load_document(our_path))
+def compare_specs_detailed(official_path: str | Path, our_path: str | Path,
+                           not_served: Iterable[str] = ()) -> ComparisonResult:
+    """Compare two files; returns differences, allowed extensions, notes and what was left out on purpose."""
+    return compare_documents(load_document(official_path), load_document(our_path), not_served)
 
 
-def compare_specs(official_path: str | Path, our_path: str | Path) -> list[str]:
+def compare_specs(official_path: str | Path, our_path: str | Path, not_served: Iterable[str] = ()) -> list[str]:
     """Compare two files; returns the list of differences (empty when they agree)."""
-    return compare_specs_detailed(official_path, our_path).differences
+    return compare_specs_detailed(official_path, our_path, not_served).differences
 
 
 def _operation(doc: dict, method: str, path: str) -> tuple[_Document, dict, dict]:
