@@ -67,8 +67,9 @@ def serve(ctx, host, port, database_url, workers, public_base_url, dispatcher, m
 @click.option("--database-url", default=None, help=URL_HELP)
 @click.pass_context
 def worker(ctx, database_url) -> None:
-    """Run the background work without serving HTTP: event delivery; rediscovery of the devices file
-    (TMF_OSS_DEVICES_FILE); fault receivers (TMF_OSS_RUN_RECEIVERS). Several may run on PostgreSQL."""
+    """Run the background work without serving HTTP: event delivery; service order delivery
+    (TMF_OSS_RUN_ORCHESTRATOR); rediscovery of the devices file (TMF_OSS_DEVICES_FILE); fault receivers
+    (TMF_OSS_RUN_RECEIVERS). Several may run on PostgreSQL."""
     settings = _settings(ctx, database_url=database_url)
     from tmf_oss.events.loop import start_dispatch_loop
     from tmf_oss.platform import Platform
@@ -87,6 +88,11 @@ def worker(ctx, database_url) -> None:
             loop.close()
             platform.close()
             raise click.UsageError(str(exc)) from None
+    orchestrator = None
+    if settings.run_orchestrator:
+        from tmf_oss.ordering.orchestrator import start_orchestrator
+
+        orchestrator = start_orchestrator(platform, settings)
     if settings.devices_file:
         from tmf_oss.inventory.discovery_schedule import DiscoverySchedule
 
@@ -94,10 +100,11 @@ def worker(ctx, database_url) -> None:
         schedule = DiscoverySchedule(platform, settings.devices_file, base_url=base_url).start()
     click.echo(f"tmf-oss worker {loop.owner} delivering events"
                f"{', receiving faults' if receivers else ''}"
+               f"{', delivering service orders' if orchestrator else ''}"
                f"{', rediscovering ' + settings.devices_file if schedule else ''}; Ctrl-C to stop")
     _wait_for_signal()
     loop.close()
-    for service in (receivers, schedule):
+    for service in (receivers, schedule, orchestrator):
         if service is not None:
             service.close()
     platform.close()
@@ -351,6 +358,37 @@ def events_prune(ctx, database_url, older_than) -> None:
     settings = _settings(ctx.find_root(), database_url=database_url)
     seconds = settings.outbox_retention_seconds if older_than is None else older_than
     click.echo(f"{prune_outbox(_database(ctx, database_url), timedelta(seconds=seconds))} events removed")
+
+
+@main.group()
+def catalog() -> None:
+    """The TMF633 service catalog: the service specifications orders may use."""
+
+
+@catalog.command("load")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--database-url", default=None, help=URL_HELP)
+@click.option("--base-url", default=None,
+              help="scheme://host[:port] for the hrefs in the catalog's events [TMF_OSS_PUBLIC_BASE_URL]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a summary")
+@click.pass_context
+def catalog_load(ctx, file, database_url, base_url, as_json) -> None:
+    """Load FILE into the catalog; without FILE, the shipped catalog and TMF_OSS_SERVICE_CATALOG_FILE. Creates
+    what is missing, rewrites entries whose file content changed, removes nothing. README describes the format."""
+    from tmf_oss.catalog.orderable import CatalogError
+    from tmf_oss.catalog.seed import load_catalog
+    from tmf_oss.platform import Platform
+
+    settings = _settings(ctx.find_root(), database_url=database_url)
+    base_url = base_url or settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    platform = Platform(settings)
+    try:
+        report = load_catalog(platform, file, base_url=base_url)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        platform.close()
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else str(report))
 
 
 @main.group()

@@ -70,6 +70,17 @@ class Settings:
     fault_retention_seconds: float = 30 * 86400.0
     # The SSH host keys NETCONF devices must present (OpenSSH known_hosts format); empty: ~/.ssh/known_hosts.
     netconf_known_hosts: str = ""
+    # A TMF633 service catalog file loaded after the one tmf-oss ships (catalog/default-catalog.yaml; README
+    # describes the format); its entries add to the shipped ones and replace those with the same id.
+    service_catalog_file: str = ""
+    # Service orders (ordering/orchestrator.py): run the orchestrator inside `serve` and `worker`; orders one
+    # process works on at once; how long a worker holds an order per claim (renewed while it works: a dead
+    # worker's orders are taken over once it lapses); how long to wait for a device's configuration lock held
+    # by someone else before reporting the device's refusal.
+    run_orchestrator: bool = True
+    order_concurrency: int = 8
+    order_lease_seconds: float = 30.0
+    device_lock_wait_seconds: float = 10.0
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 

@@ -61,9 +61,12 @@ def load_spec(spec_file: str) -> dict:
 
 def all_apis() -> list[ApiDefinition]:
     from tmf_oss.alarms.api import ALARM_API
+    from tmf_oss.catalog.api import SERVICE_CATALOG_API
     from tmf_oss.inventory.api import INVENTORY_API
+    from tmf_oss.ordering.api import SERVICE_ORDERING_API
+    from tmf_oss.services.api import SERVICE_INVENTORY_API
 
-    return [INVENTORY_API, ALARM_API]
+    return [INVENTORY_API, ALARM_API, SERVICE_INVENTORY_API, SERVICE_CATALOG_API, SERVICE_ORDERING_API]
 
 
 class Platform:

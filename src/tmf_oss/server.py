@@ -8,11 +8,21 @@ from tmf_oss.config import Settings
 log = logging.getLogger("tmf_oss.server")
 
 
-def _start_dispatcher(settings: Settings):
-    from tmf_oss.events.loop import start_dispatch_loop
+def _start_background(settings: Settings) -> list:
+    """What runs beside the HTTP workers: event delivery and the service order orchestrator, as configured."""
     from tmf_oss.platform import Platform
 
-    return start_dispatch_loop(Platform(settings))
+    platform = Platform(settings)
+    services = []
+    if settings.run_dispatcher:
+        from tmf_oss.events.loop import start_dispatch_loop
+
+        services.append(start_dispatch_loop(platform))
+    if settings.run_orchestrator:
+        from tmf_oss.ordering.orchestrator import start_orchestrator
+
+        services.append(start_orchestrator(platform, settings))
+    return services
 
 
 def run(settings: Settings) -> None:
@@ -22,13 +32,13 @@ def run(settings: Settings) -> None:
         from tmf_oss.app import create_app
 
         app = create_app(settings)
-        dispatch_loop = _start_dispatcher(settings) if settings.run_dispatcher else None
+        background = _start_background(settings)
         try:
             uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                         access_log=False, lifespan="on")
         finally:
-            if dispatch_loop is not None:
-                dispatch_loop.close()
+            for service in background:
+                service.close()
         return
     _run_gunicorn(settings)
 
@@ -50,12 +60,12 @@ def _run_gunicorn(settings: Settings) -> None:
             return create_app(settings)
 
     dispatcher = None
-    if settings.run_dispatcher:
-        # One dispatcher process beside the HTTP workers (spawned, not forked from a threaded parent).
+    if settings.run_dispatcher or settings.run_orchestrator:
+        # One background process beside the HTTP workers (spawned, not forked from a threaded parent).
         import multiprocessing
 
         dispatcher = multiprocessing.get_context("spawn").Process(
-            target=_dispatch_forever, args=(settings,), name="tmf-oss-dispatcher", daemon=True)
+            target=_background_forever, args=(settings,), name="tmf-oss-background", daemon=True)
         dispatcher.start()
     try:
         TmfOssServer().run()
@@ -65,8 +75,8 @@ def _run_gunicorn(settings: Settings) -> None:
             dispatcher.join(timeout=10)
 
 
-def _dispatch_forever(settings: Settings) -> None:
+def _background_forever(settings: Settings) -> None:
     import threading
 
-    _start_dispatcher(settings)
+    _start_background(settings)
     threading.Event().wait()  # the parent terminates this process

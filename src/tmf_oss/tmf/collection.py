@@ -52,10 +52,14 @@ class EntitySpec:
     event_prefix: str  # "Resource" -> ResourceCreateEvent, ...
     columns: dict[str, str] = field(default_factory=dict)  # TMF attribute -> typed ORM column kept in step with doc
     state_fields: frozenset[str] = frozenset()
+    # Members whose change the standard announces with an event of its own (member -> event kind, e.g. TMF638
+    # operatingStatus -> OperatingStatusChangeEvent) instead of the attribute-value change event.
+    member_events: dict[str, str] = field(default_factory=dict)
     server_owned: frozenset[str] = frozenset()  # maintained by us: refused in PATCH, ignored on create
     fixed: frozenset[str] = frozenset()  # set by the client at creation, refused in PATCH afterwards
     on_create: Callable[[dict], None] | None = None  # fill in server-owned members of a new entity
-    # Keeps side tables in step with a written row, e.g. links; `created` says whether the row is new.
+    # Keeps side tables in step with a written row, e.g. links (on_write(session, row, canonical, created=...),
+    # row with seq and id), on every path: create, insert, PATCH and update_rows.
     on_write: Callable[..., None] | None = None
     # Runs in the creating transaction before the row is built, and may complete the document: a task
     # resource does its work here (on_insert(session, canonical, WriteContext)), all or nothing with the row.
@@ -69,6 +73,14 @@ class EntitySpec:
     # Further column values computed from the canonical document on every write (lookup keys a domain needs
     # that are not one attribute, e.g. an alarm's deduplication key).
     derived_columns: Callable[[dict], dict] | None = None
+    # Checks a PATCH that needs the database (on_patch(session, previous, canonical, WriteContext)), in the
+    # patching transaction after on_update: what a referenced entity allows, e.g. an order's items.
+    on_patch: Callable[..., None] | None = None
+    # Refuses a DELETE the life-cycle does not allow (on_delete(doc) raises a TmfError).
+    on_delete: Callable[[dict], None] | None = None
+    # Event kind (CreateEvent, AttributeValueChangeEvent, StateChangeEvent, DeleteEvent) -> the event's name,
+    # where the API does not call it event_prefix + kind (TMF633 v4: ServiceSpecificationChangeEvent).
+    event_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -388,13 +400,38 @@ class Collection:
         for change in updates:
             if not standard_only:
                 self._record_extensions(session, change.canonical)
+            if self.spec.on_write:
+                self.spec.on_write(session, InsertedRow(change.seq, change.ident), change.canonical, created=False)
             changed = {name for name in set(change.previous) | set(change.canonical)
                        if change.previous.get(name) != change.canonical.get(name)}
-            if changed - self.spec.state_fields:
-                self._emit(session, "AttributeValueChangeEvent", change.ident, change.canonical, base_url,
-                           correlation_id)
-            if changed & self.spec.state_fields:
-                self._emit(session, "StateChangeEvent", change.ident, change.canonical, base_url, correlation_id)
+            self._change_events(session, changed, change.ident, change.canonical, base_url, correlation_id)
+
+    def _change_events(self, session: Session, changed: set[str], ident: str, canonical: dict, base_url: str,
+                       correlation_id: str | None) -> None:
+        """The events a change of these members calls for: state, members with events of their own, the rest."""
+        own = self.spec.member_events
+        if changed - self.spec.state_fields - own.keys():
+            self._emit(session, "AttributeValueChangeEvent", ident, canonical, base_url, correlation_id)
+        if changed & self.spec.state_fields:
+            self._emit(session, "StateChangeEvent", ident, canonical, base_url, correlation_id)
+        for kind in dict.fromkeys(own[name] for name in own if name in changed):
+            self._emit(session, kind, ident, canonical, base_url, correlation_id)
+
+    def prepare(self, version: str, payload: dict) -> tuple[str, dict]:
+        """(id, canonical document) of a new entity as `create` would store it, for domain code that inserts it
+        in its own transaction (`insert`)."""
+        return self._new_entity(self.served(version), payload)
+
+    def remove(self, session: Session, ident: str, *, base_url: str, correlation_id: str | None) -> dict | None:
+        """Delete an entity in the caller's transaction, with its event; returns its document (None if absent)."""
+        row = session.execute(select(self.spec.model).where(self.spec.model.id == ident)).scalar_one_or_none()
+        if row is None:
+            return None
+        doc = row.doc
+        session.delete(row)
+        self._count(session, -1)
+        self._emit(session, "DeleteEvent", ident, doc, base_url, correlation_id)
+        return doc
 
     def _new_entity(self, served: ServedVersion, payload: dict) -> tuple[str, dict]:
         payload = dict(payload)
@@ -440,9 +477,16 @@ class Collection:
         if not updated:
             session.add(CollectionCount(name=self.spec.name, total=max(delta, 0), generation=1))
 
+    def emit_event(self, session: Session, suffix: str, ident: str, canonical: dict, *, base_url: str,
+                   correlation_id: str | None) -> None:
+        """An event of this entity beyond create/change/delete (e.g. ServiceOrderMilestoneEvent), in the
+        caller's transaction."""
+        self._emit(session, suffix, ident, canonical, base_url, correlation_id)
+
     def _emit(self, session: Session, suffix: str, ident: str, canonical: dict, base_url: str,
               correlation_id: str | None) -> None:
-        emit(session, api=self.spec.api, event_type=self.spec.event_prefix + suffix, entity_name=self.spec.name,
+        event_type = self.spec.event_names.get(suffix) or self.spec.event_prefix + suffix
+        emit(session, api=self.spec.api, event_type=event_type, entity_name=self.spec.name,
              entity={"id": ident, **canonical}, base_url=base_url, correlation_id=correlation_id)
 
     # --- patch -----------------------------------------------------------------------------------------
@@ -473,6 +517,8 @@ class Collection:
                     canonical[name] = row.doc[name]
             if self.spec.on_update:
                 self.spec.on_update(row.doc, canonical)
+            if self.spec.on_patch:
+                self.spec.on_patch(session, row.doc, canonical, WriteContext(base_url, correlation_id))
             standard_class = self.spec.family.settle(canonical)
             served.validator.check(self.render(served, base_url, ident, canonical), standard_class)
             changed = {name for name in set(row.doc) | set(canonical) if row.doc.get(name) != canonical.get(name)}
@@ -490,10 +536,7 @@ class Collection:
             self._count(session, 0)
             if self.spec.on_write:
                 self.spec.on_write(session, row, canonical, created=False)
-            if changed - self.spec.state_fields:
-                self._emit(session, "AttributeValueChangeEvent", ident, canonical, base_url, correlation_id)
-            if changed & self.spec.state_fields:
-                self._emit(session, "StateChangeEvent", ident, canonical, base_url, correlation_id)
+            self._change_events(session, changed, ident, canonical, base_url, correlation_id)
         wake_up.notify()
         return self.render(served, base_url, ident, canonical, selection), etag(previous_version + 1)
 
@@ -516,6 +559,8 @@ class Collection:
         with self.db.transaction() as session:
             row = self._locked_row(session, ident, if_match)
             doc = row.doc
+            if self.spec.on_delete:
+                self.spec.on_delete(doc)
             session.delete(row)
             self._count(session, -1)
             self._emit(session, "DeleteEvent", ident, doc, base_url, correlation_id)

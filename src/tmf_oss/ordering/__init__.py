@@ -1,0 +1,1 @@
+"""TMF641 Service Ordering: orders, their life-cycle, and the orchestrator that delivers them on the network."""
