@@ -13,8 +13,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAB_SCRIPT = REPO_ROOT / "scripts" / "lab"
 DEVICES = 3
-TEST_PREFIX = "127.77.1"
-TEST_NAMESPACE = "tmfoss-test-d"
+# Overridable, so that two test runs on one machine each have a lab of their own.
+TEST_PREFIX = os.environ.get("TMF_OSS_TEST_LAB_PREFIX", "127.77.1")
+TEST_NAMESPACE = os.environ.get("TMF_OSS_TEST_LAB_NAMESPACE", "tmfoss-test-d")
 
 
 @dataclass
