@@ -74,7 +74,10 @@ def worker(ctx, database_url) -> None:
     from tmf_oss.events.loop import start_dispatch_loop
     from tmf_oss.platform import Platform
 
+    from tmf_oss.catalog.seed import ensure_catalog
+
     platform = Platform(settings)
+    ensure_catalog(platform)
     loop = start_dispatch_loop(platform)
     receivers = schedule = None
     if settings.run_receivers:

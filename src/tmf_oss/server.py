@@ -25,7 +25,20 @@ def _start_background(settings: Settings) -> list:
     return services
 
 
+def _load_catalog(settings: Settings) -> None:
+    """The shipped service catalog and the configured one into the database, before anyone can order."""
+    from tmf_oss.catalog.seed import ensure_catalog
+    from tmf_oss.platform import Platform
+
+    platform = Platform(settings)
+    try:
+        ensure_catalog(platform)
+    finally:
+        platform.close()
+
+
 def run(settings: Settings) -> None:
+    _load_catalog(settings)
     if settings.workers <= 1:
         import uvicorn
 
