@@ -127,6 +127,12 @@ class ServerProcess:
             self.process.wait(timeout=10)
 
 
+# Root URL -> database URL of the servers started here.  Some checks need data no API of the server creates
+# (the managed devices' ports a service order runs on are found by discovery): on our own server they write it
+# to the database; on an external one they take it from the operator or skip.
+OUR_SERVER_DATABASES: dict[str, str] = {}
+
+
 @pytest.fixture(scope="package")
 def tmf_root_url(request, tmp_path_factory):
     """Root URL (scheme://host:port) of the server under test; parametrized in pytest_generate_tests."""
@@ -138,12 +144,20 @@ def tmf_root_url(request, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("conformance-server") / f"tmf-oss-{kind}.log"
     server = ServerProcess(database_url, log_path)
     server.start()
+    OUR_SERVER_DATABASES[server.root_url] = database_url
     try:
         yield server.root_url
     finally:
+        OUR_SERVER_DATABASES.pop(server.root_url, None)
         server.stop()
         if drop is not None:
             drop()
+
+
+@pytest.fixture(scope="package")
+def tmf_database_url(tmf_root_url) -> str | None:
+    """The database of the server under test when it is our own (started here); None for an external one."""
+    return OUR_SERVER_DATABASES.get(tmf_root_url)
 
 
 # --------------------------------------------------------------------------- per API version
