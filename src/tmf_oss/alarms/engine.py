@@ -20,6 +20,10 @@ that port's containers) becomes its child (`parentAlarm`, `isRootCause=false`; t
 `correlatedAlarm`); a new alarm on an object others depend on adopts their recent root alarms the same way. Every
 alarm without a parent is a root cause (`isRootCause=true`), so `?isRootCause=true` is the console's short list.
 Repeats of a batch are coalesced: one change (and one event) per alarm per batch.
+Service impact, for the batch's new and repeated alarms on known resources: the services (TMF638) supported by the
+alarmed resource or by anything it contains (a device's alarm concerns the services on its ports) are listed in
+`affectedService`, with `serviceAffecting`; terminated services are not. One lookup per batch, remembered between
+batches while no service is written.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from tmf_oss.alarms.objects import AlarmedObject, ObjectResolver
 from tmf_oss.alarms.rules import RuleSet
 from tmf_oss.db.base import as_utc, rfc3339
 from tmf_oss.events.outbox import wake_up
+from tmf_oss.services.impact import ServiceImpacts
 from tmf_oss.southbound.faults import FaultRecord
 from tmf_oss.tmf.collection import Collection, RowUpdate
 from tmf_oss.tmf.counts import CollectionCount
@@ -168,6 +173,7 @@ class FaultEngine:
         self.resolver = ObjectResolver()
         self.dialect = alarms.db.dialect
         self._cache = ActiveAlarms()
+        self.services = ServiceImpacts()
 
     # --- a batch ----------------------------------------------------------------------------------------
 
@@ -191,6 +197,7 @@ class FaultEngine:
         recent_raises = self._recent_raises(session, {key for _, d, _, key in items if not d.clear} - set(active))
         created: dict[str, _Alarm] = {}
         touched: dict[str, _Alarm] = {}
+        repeated: dict[str, _Alarm] = {}
         for record, decision, target, key in items:
             moment = as_utc(record.device_time or record.received_at)
             current = active.get(key)
@@ -209,7 +216,7 @@ class FaultEngine:
                 continue
             if current is not None:
                 self._repeat(current, decision.severity, moment, record)
-                touched[current.ident] = current
+                touched[current.ident] = repeated[current.ident] = current
                 result.repeated += 1
                 continue
             raises = recent_raises.get(key, 0) + 1
@@ -218,6 +225,7 @@ class FaultEngine:
             active[key] = created[alarm.ident] = alarm
             result.created += 1
             result.unresolved += not target.resolved
+        self._service_impact(session, [*created.values(), *repeated.values()])
         result.correlated = self._correlate(session, list(created.values()), touched)
         self._write(session, created, touched)
         self._cache.written(session, [*created.values(), *touched.values()])
@@ -246,6 +254,7 @@ class FaultEngine:
             "reportingSystemId": REPORTING_SYSTEM, "alarmRaisedTime": rfc3339(moment),
             "alarmReportingTime": now, "alarmChangedTime": rfc3339(moment), "ackState": "unacknowledged",
             "isRootCause": True, "occurrenceCount": 1, "alarmedObjectResolved": target.resolved,
+            "serviceAffecting": False,
         }
         details = record.text or record.kind
         if raises >= self.settings.flap_threshold:
@@ -299,6 +308,28 @@ class FaultEngine:
                                                                AlarmRow.alarm_raised_time >= since)
                 .group_by(AlarmRow.dedup_key)).all())
         return counts
+
+    # --- service impact ----------------------------------------------------------------------------------
+
+    def _service_impact(self, session, alarms: list[_Alarm]) -> None:
+        """List the services each alarm's object (or anything inside it) supports: one lookup for the batch."""
+        on_resources = [a for a in alarms if a.active and a.doc.get("alarmedObjectResolved")]
+        if not on_resources:
+            return
+        topology = self.resolver.topology(session)
+        scopes = {a.ident: topology.within(a.doc["alarmedObject"]["id"]) for a in on_resources}
+        impacts = self.services.lookup(session, set().union(*scopes.values()))
+        for alarm in on_resources:
+            services = {impact.id: impact for object_id in scopes[alarm.ident]
+                        for impact in impacts.get(object_id, ())}
+            if services:
+                references = [services[ident].reference() for ident in sorted(services)]
+                if alarm.doc.get("affectedService") != references:
+                    alarm.doc["affectedService"] = references
+                alarm.doc["serviceAffecting"] = True
+            else:
+                alarm.doc.pop("affectedService", None)
+                alarm.doc["serviceAffecting"] = False
 
     # --- correlation -------------------------------------------------------------------------------------
 

@@ -127,6 +127,7 @@ class Topology:
                 self.peers.setdefault(target, set()).add(source)
         self._neighbourhoods: dict[str, frozenset[str]] = {}
         self._dependents: dict[str, frozenset[str]] = {}
+        self._within: dict[str, frozenset[str]] = {}
 
     def containers(self, resource_id: str, max_depth: int = 16) -> list[str]:
         chain, current = [], resource_id
@@ -142,6 +143,14 @@ class Topology:
                 break
             found.extend(frontier)
         return found
+
+    def within(self, resource_id: str) -> frozenset[str]:
+        """The resource and everything it contains, transitively: what a fault on it takes down (a device's
+        alarm concerns the services on its ports)."""
+        cached = self._within.get(resource_id)
+        if cached is None:
+            cached = self._within[resource_id] = frozenset((resource_id, *self.descendants(resource_id)))
+        return cached
 
     def neighbourhood(self, resource_id: str) -> frozenset[str]:
         cached = self._neighbourhoods.get(resource_id)

@@ -62,15 +62,20 @@ class ServiceImpacts:
         self._generation: int | None = None
 
     def lookup(self, session: Session, resource_ids: Iterable[str]) -> dict[str, tuple[ServiceImpact, ...]]:
+        """The services each resource supports, for the resources that support any (others are left out)."""
         # The generation is read before the links, so what is learned is never older than the generation.
-        generation = session.execute(select(CollectionCount.generation)
-                                     .where(CollectionCount.name == "service")).scalar()
+        count = session.execute(select(CollectionCount.generation, CollectionCount.total)
+                                .where(CollectionCount.name == "service")).first()
+        generation, total = count if count is not None else (None, 0)
         if generation != self._generation or len(self._known) > self.LIMIT:
             self._known.clear()
             self._generation = generation
+        if not total:  # no services at all: nothing can be affected
+            return {}
         wanted = set(resource_ids)
-        missing = wanted - self._known.keys()
-        if missing and generation is not None:  # no service was ever written: nothing to look up
+        missing = [ident for ident in wanted if ident not in self._known]
+        if missing:
             for ident, impacts in affected_services(session, missing).items():
                 self._known[ident] = tuple(impacts)
-        return {ident: self._known.get(ident, ()) for ident in wanted}
+        known = self._known
+        return {ident: known[ident] for ident in wanted if known[ident]}
