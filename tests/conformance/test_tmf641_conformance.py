@@ -361,6 +361,9 @@ class TestServiceOrdering(EntityConformance):
             f"href {task.get('href')!r} does not address the task"
         assert (task.get("serviceOrder") or {}).get("id") == order["id"], \
             f"the task does not name the order it cancels\n{describe_exchange(response)}"
+        location = response.headers.get("Location")
+        assert location and location.endswith(f"{CANCEL}/{task['id']}"), \
+            f"201 without a Location addressing the task\n{describe_exchange(response)}"
         assert task.get("state"), f"the task has no state\n{describe_exchange(response)}"
         assert_carries({"cancellationReason": reason}, task, "the created task does not carry what was sent")
         fetched = client.expect(client.get(f"{CANCEL}/{task['id']}"), 200)
