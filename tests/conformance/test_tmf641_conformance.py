@@ -484,11 +484,6 @@ class TestServiceOrdering(EntityConformance):
         official document defines, valid against its listener schema."""
         if not is_loopback(client.base_url):
             pytest.skip("the server under test must reach a callback on this machine (loopback only)")
-        if tmf_database_url is not None:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=(
-                "when a cancellation task ends, the server sends CancelServiceOrderAttributeValueChangeEvent (the "
-                "task's effectiveCancellationDate/completionMessage or errorMessage change with its state), an "
-                "event type neither TMF641 v4.1.0 nor our own TMF641 document defines")))
         order = self.new_order(client, created, run_tag, "cancelevents")
         with EventListener() as listener:
             subscription = client.expect(client.post(self.hub, {"callback": listener.url}), 201)

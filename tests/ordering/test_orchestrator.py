@@ -144,3 +144,11 @@ def test_no_change_items_complete_without_touching_devices(client, app, ports, o
     assert done["state"] == "completed", done
     assert done["serviceOrderItem"][0]["service"]["id"] == existing["id"]
     assert done["milestone"][0]["name"] == "itemCompleted"
+
+
+def test_a_resumed_order_runs_what_is_left_in_dependency_order():
+    from tmf_oss.ordering.plan import ItemPlan, OrderPlan
+
+    plan = OrderPlan({ident: ItemPlan(ident, "add", depends) for ident, depends in
+                      (("3", ("2",)), ("4", ("3",)), ("5", ()))})  # 1 and 2 ended before the worker died
+    assert plan.execution_order() == ["3", "4", "5"]

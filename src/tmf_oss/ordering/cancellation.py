@@ -29,7 +29,8 @@ CANCEL_SERVICE_ORDER = EntitySpec(
     family=TypeFamily(base="CancelServiceOrder", known=frozenset({"CancelServiceOrder"})),
     event_prefix="CancelServiceOrder",
     columns={"state": "state"},
-    state_fields=frozenset({"state"}),
+    # What the task's end fills in goes out with its state change: TMF641 has no attribute-change event for it.
+    state_fields=frozenset({"state", "effectiveCancellationDate", "completionMessage", "errorMessage"}),
     server_owned=frozenset({"state", "effectiveCancellationDate", "completionMessage", "errorMessage"}),
     derived_columns=lambda task: {"order_id": (task.get("serviceOrder") or {}).get("id")},
 )

@@ -71,7 +71,8 @@ class OrderPlan:
                 return
             seen.add(ident)
             for dependency in self.items[ident].depends_on:
-                visit(dependency)
+                if dependency in self.items:  # not one that ended before (a resumed order)
+                    visit(dependency)
             done.append(ident)
 
         for ident in self.items:

@@ -22,7 +22,8 @@ SERVICE_ORDER = EntitySpec(
     event_prefix="ServiceOrder",
     columns={"state": "state", "externalId": "external_id", "priority": "priority", "category": "category",
              "orderDate": "order_date"},
-    state_fields=frozenset({"state"}),
+    # The dates that move with the state are part of its change: one ServiceOrderStateChangeEvent, not two events.
+    state_fields=frozenset({"state", "startDate", "completionDate", "cancellationDate"}),
     # What ServiceOrder_Update leaves out is the server's (or, for category and the cancellation members, fixed
     # once the order is created).
     server_owned=frozenset({"orderDate", "startDate", "completionDate", "errorMessage", "jeopardyAlert",

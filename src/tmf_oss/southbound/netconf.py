@@ -22,6 +22,7 @@ from typing import TypeVar
 import paramiko
 from lxml import etree
 from ncclient import manager
+from ncclient.transport import session as _ncclient_session
 from ncclient.manager import Manager
 from ncclient.operations import RPCError, TimeoutExpiredError
 from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
@@ -30,6 +31,11 @@ from tmf_oss.southbound.adapter import DeviceError, NetconfCredentials
 from tmf_oss.southbound.faults import NETCONF_NOTIFICATION, FaultRecord, FaultSink
 
 log = logging.getLogger("tmf_oss.southbound.netconf")
+
+# ncclient's session thread sends a queued request only after its select() times out, every TICK (0.1 s): each
+# RPC waited up to 100 ms for nothing, 600 ms for one locked candidate change. 5 ms keeps that wait negligible
+# for the price of an idle select() 200 times a second per open session.
+_ncclient_session.TICK = 0.005
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
