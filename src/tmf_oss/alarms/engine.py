@@ -41,7 +41,7 @@ from tmf_oss.alarms.model import AlarmRow
 from tmf_oss.alarms.objects import AlarmedObject, ObjectResolver
 from tmf_oss.alarms.rules import RuleSet
 from tmf_oss.db.base import as_utc, rfc3339
-from tmf_oss.events.outbox import wake_up
+from tmf_oss.events.outbox import wake_up, write_counts_now
 from tmf_oss.services.impact import ServiceImpacts
 from tmf_oss.southbound.faults import FaultRecord
 from tmf_oss.tmf.collection import Collection, RowUpdate
@@ -160,6 +160,7 @@ class ActiveAlarms:
 
 
 def _alarm_generation(session) -> int | None:
+    write_counts_now(session)  # the generation this transaction leaves, once it has written
     return session.execute(select(CollectionCount.generation).where(CollectionCount.name == "alarm")).scalar()
 
 

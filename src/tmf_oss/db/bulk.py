@@ -75,6 +75,9 @@ def _copy_text(value) -> str:
     return value
 
 
+COPY_UPDATE_MIN_ROWS = 32
+
+
 def update_rows_where_version(connection: Connection, table: Table, rows: Sequence[dict], *, key: str = "seq",
                               version: str = "version") -> int:
     """UPDATE each row found by `key` whose `version` column still holds the row's `expected_version`; the row
@@ -83,7 +86,9 @@ def update_rows_where_version(connection: Connection, table: Table, rows: Sequen
     if not rows:
         return 0
     columns = [name for name in rows[0] if name != "expected_version"]
-    if connection.dialect.name != "postgresql":
+    # A few rows (an order's progress, a task's alarms) go as plain UPDATEs: the scratch table's creation and
+    # its truncation at commit cost more than they save below some dozens of rows.
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_UPDATE_MIN_ROWS:
         statement = (update(table).where(table.c[key] == bindparam("b_key"),
                                          table.c[version] == bindparam("expected_version"))
                      .values({table.c[name]: bindparam(f"v_{name}") for name in columns}))

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from tmf_oss.db.base import utcnow
 from tmf_oss.db.bulk import insert_rows
 from tmf_oss.events.model import OutboxEvent
+from tmf_oss.tmf.counts import drop_pending as drop_pending_counts
+from tmf_oss.tmf.counts import take_pending as take_pending_counts
+from tmf_oss.tmf.counts import upsert_statements
 
 
 class WakeUp:
@@ -57,13 +60,53 @@ def emit(session: Session, *, api: str, event_type: str, entity_name: str, entit
     return event_id
 
 
+_LOCKED = "tmf_oss_outbox_locked"
+
+
+def write_counts_now(session: Session) -> None:
+    """Write the transaction's collection count changes now rather than at commit: for code that must read the
+    generation its own transaction leaves (the fault engine). Takes the outbox lock first, like any commit."""
+    _write_counts(session)
+
+
+def _write_counts(session: Session) -> None:
+    changes = take_pending_counts(session)
+    if not changes:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statements = upsert_statements(changes)
+    if postgres:
+        # The lock, the NOTIFY and every count in one round trip: the rows and the lock are held until the
+        # commit, so the fewer round trips from here on, the shorter everyone else waits.
+        _lock(session, extra=statements)
+    else:
+        for sql, parameters in statements:
+            session.execute(text(sql), parameters)
+
+
+def _lock(session: Session, extra: list[tuple[str, dict]] = ()) -> None:
+    """The outbox lock (once per transaction) and NOTIFY, with any further statements in the same round trip."""
+    statements = [] if session.info.get(_LOCKED) else [(_LOCK_AND_NOTIFY.text, {})]
+    statements.extend(extra)
+    if not statements:
+        return
+    session.info[_LOCKED] = True
+    parameters = {}
+    for _, values in statements:
+        parameters.update(values)
+    session.execute(text("; ".join(sql for sql, _ in statements)), parameters)
+
+
 @sqlalchemy_event.listens_for(Session, "before_commit")
 def _write_pending_events(session: Session) -> None:
+    # The outbox lock, then collection counts, then events: every transaction takes them in this one order.
+    _write_counts(session)
     pending = session.info.pop(_PENDING, None)
+    if pending and session.get_bind().dialect.name == "postgresql":
+        _lock(session)
+    session.info.pop(_LOCKED, None)
     if not pending:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK_AND_NOTIFY)
     # Multi-row INSERTs (PostgreSQL), rows in emit order: seqs follow it.
     insert_rows(session.connection(), _TABLE, pending)
 
@@ -71,3 +114,5 @@ def _write_pending_events(session: Session) -> None:
 @sqlalchemy_event.listens_for(Session, "after_rollback")
 def _drop_pending_events(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_LOCKED, None)
+    drop_pending_counts(session)

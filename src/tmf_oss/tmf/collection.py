@@ -21,7 +21,7 @@ from tmf_oss.db.engine import Database
 from tmf_oss.db.fast_read import DynamicReads, FastRead
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
-from tmf_oss.tmf.counts import CollectionCount
+from tmf_oss.tmf.counts import CollectionCount, count_change
 from tmf_oss.tmf.errors import TmfError, bad_request, not_found
 from tmf_oss.tmf.etags import check_if_match, etag
 from tmf_oss.tmf.extensions import ExtendedCatalog, discover
@@ -469,13 +469,8 @@ class Collection:
         return values
 
     def _count(self, session: Session, delta: int) -> None:
-        """Keep the row count and move the generation on, in the writing transaction."""
-        updated = session.execute(
-            update(CollectionCount).where(CollectionCount.name == self.spec.name)
-            .values(total=CollectionCount.total + delta, generation=CollectionCount.generation + 1)
-        ).rowcount
-        if not updated:
-            session.add(CollectionCount(name=self.spec.name, total=max(delta, 0), generation=1))
+        """Keep the row count and move the generation on, when the writing transaction commits."""
+        count_change(session, self.spec.name, delta)
 
     def emit_event(self, session: Session, suffix: str, ident: str, canonical: dict, *, base_url: str,
                    correlation_id: str | None) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tmf_oss.db.base import Base
 
@@ -16,3 +16,38 @@ class CollectionCount(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+
+
+_PENDING = "tmf_oss_pending_counts"
+
+
+def count_change(session: Session, name: str, delta: int) -> None:
+    """Move a collection's count by `delta` and its generation by one when the session's transaction commits.
+
+    The row is written at commit (by the outbox's commit hook, events/outbox.py) rather than now: every
+    writing transaction of a collection updates its one row, and a transaction holds that row's lock from the
+    update to its end. Written last, the lock is held for the commit only, not for all the work of a transaction.
+    """
+    pending = session.info.setdefault(_PENDING, {})
+    pending[name] = pending.get(name, 0) + delta
+
+
+def take_pending(session: Session) -> dict[str, int]:
+    """The session's pending count changes (name -> delta), now the caller's to write (`upsert_statements`)."""
+    return session.info.pop(_PENDING, None) or {}
+
+
+_UPSERT = ("INSERT INTO collection_count (name, total, generation) VALUES (:name_{n}, :start_{n}, 1) "
+           "ON CONFLICT (name) DO UPDATE SET total = collection_count.total + :delta_{n}, "
+           "generation = collection_count.generation + 1")
+
+
+def upsert_statements(changes: dict[str, int]) -> list[tuple[str, dict]]:
+    """One statement per collection (in name order, so transactions never wait on each other in a cycle) that
+    moves its count and generation, creating the row the first time."""
+    return [(_UPSERT.format(n=n), {f"name_{n}": name, f"start_{n}": max(delta, 0), f"delta_{n}": delta})
+            for n, (name, delta) in enumerate(sorted(changes.items()))]
+
+
+def drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
