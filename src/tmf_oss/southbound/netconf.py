@@ -23,6 +23,8 @@ import paramiko
 from lxml import etree
 from ncclient import manager
 from ncclient.transport import session as _ncclient_session
+from ncclient.transport.errors import TransportError
+from ncclient.transport.ssh import SSHSession
 from ncclient.manager import Manager
 from ncclient.operations import RPCError, TimeoutExpiredError
 from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
@@ -32,10 +34,29 @@ from tmf_oss.southbound.faults import NETCONF_NOTIFICATION, FaultRecord, FaultSi
 
 log = logging.getLogger("tmf_oss.southbound.netconf")
 
-# ncclient's session thread sends a queued request only after its select() times out, every TICK (0.1 s): each
-# RPC waited up to 100 ms for nothing, 600 ms for one locked candidate change. 5 ms keeps that wait negligible
-# for the price of an idle select() 200 times a second per open session.
-_ncclient_session.TICK = 0.005
+
+
+def _send_now(self, message: str) -> None:
+    """ncclient's SSHSession.send, writing the framed message at once from the calling thread.
+
+    ncclient queues a request for its session thread, which writes it only after its select() on the channel
+    times out (every 0.1 s): each RPC waited up to 100 ms for nothing, half a second for one locked candidate
+    change. Polling faster instead costs every open session hundreds of wake-ups a second. The framing is the one
+    ncclient's thread applies (RFC 6242: end-of-message marker before the 1.1 hello, chunks after); paramiko
+    channels may be written from one thread while another reads, and a lock keeps whole messages together.
+    """
+    if not self.connected:
+        raise TransportError("Not connected to NETCONF server")
+    data = message.encode()
+    if self._base == _ncclient_session.NetconfBase.BASE_11:
+        data = b"\n#%i\n%s%s" % (len(data), data, _ncclient_session.END_DELIM)
+    else:
+        data += _ncclient_session.MSG_DELIM
+    with self.__dict__.setdefault("_whole_messages", threading.Lock()):
+        self._channel.sendall(data)
+
+
+SSHSession.send = _send_now
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"

@@ -64,10 +64,10 @@ class NetconfSessions:
         (the exception goes on unchanged). Device failures raise DeviceError with the device's own reason."""
         with self._device_lock(address):
             session = self._session(address, creds)
+            # No discard-changes after the lock: a device refuses to lock a candidate that holds changes not
+            # committed (RFC 6241, 7.5), so a locked candidate is the running configuration.
             self._device_step(address, creds, "lock", lambda: self._lock_candidate(address, session))
             try:
-                # What an earlier, unlocked session left in the candidate is not ours to commit.
-                self._device_step(address, creds, "discard-changes", session.discard_changes)
                 try:
                     yield ConfigChange(address, session, creds, self)
                 except BaseException:
