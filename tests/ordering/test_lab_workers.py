@@ -11,7 +11,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from lxml import etree
 
 from tests.e2e.processes import TmfOssProcess

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -103,20 +104,30 @@ def _context(service: dict, values: dict, endpoint: Endpoint) -> dict:
 class Activator:
     """Sends an item's device work, journaling the way back first; undoes journaled changes."""
 
-    def __init__(self, db: Database, devices: DeviceDirectory, sessions: NetconfSessions):
+    def __init__(self, db: Database, devices: DeviceDirectory, sessions: NetconfSessions, *, parallel: int = 16):
         self.db = db
         self.devices = devices
         self.sessions = sessions
+        self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="tmf-oss-device")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def activate(self, order_id: str, item_id: str, work: list[DeviceWork]) -> None:
-        """Every device's change, committed on each; on the first refusal, the devices already changed are
-        rolled back and the DeviceError is raised."""
-        try:
-            for entry in work:
-                self._change(order_id, item_id, entry)
-        except DeviceError:
+        """Every device's change, the devices side by side, each committed on its own; when one refuses, the
+        others are rolled back and its DeviceError is raised."""
+        outcomes = list(self._pool.map(lambda entry: self._attempt(order_id, item_id, entry), work))
+        refusals = [outcome for outcome in outcomes if outcome is not None]
+        if refusals:
             self.undo(order_id, item_id)
-            raise
+            raise refusals[0]
+
+    def _attempt(self, order_id: str, item_id: str, entry: DeviceWork) -> DeviceError | None:
+        try:
+            self._change(order_id, item_id, entry)
+            return None
+        except DeviceError as error:
+            return error
 
     def _change(self, order_id: str, item_id: str, entry: DeviceWork) -> None:
         creds = self.devices.credentials(entry.device)
@@ -126,20 +137,17 @@ class Activator:
                 journal = OrderDeviceChange(order_id=order_id, item_id=item_id, device=entry.device, status="sent",
                                             undo=entry.written_back + before)
                 session.add(journal)
-                session.flush()
-                journal_seq = journal.seq
             for config in entry.configs:
                 change.edit(config)
-        with self.db.transaction() as session:
-            session.execute(update(OrderDeviceChange).where(OrderDeviceChange.seq == journal_seq)
-                            .values(status="applied"))
+        # The entry stays `sent` once committed: undoing is the same whether or not the commit got through, and
+        # the item's completion (or rollback) is what ends it.
 
     def undo(self, order_id: str, item_id: str | None = None) -> None:
         """Put back what the journal says the order (or one item of it) changed, newest change first. Raises
         DeviceError when a device cannot be restored (the journal keeps the entry, so it can be tried again)."""
         with self.db.read() as connection:
             query = select(OrderDeviceChange.seq, OrderDeviceChange.device, OrderDeviceChange.undo).where(
-                OrderDeviceChange.order_id == order_id, OrderDeviceChange.status.in_(("sent", "applied")))
+                OrderDeviceChange.order_id == order_id, OrderDeviceChange.status == "sent")
             if item_id is not None:
                 query = query.where(OrderDeviceChange.item_id == item_id)
             entries = connection.execute(query.order_by(OrderDeviceChange.seq.desc())).all()
@@ -159,10 +167,3 @@ class Activator:
         if failure is not None:
             raise failure
 
-    def pending_items(self, order_id: str) -> set[str]:
-        """Items with device changes not undone: what a worker that died left behind."""
-        with self.db.read() as connection:
-            return set(connection.execute(
-                select(OrderDeviceChange.item_id).where(OrderDeviceChange.order_id == order_id,
-                                                        OrderDeviceChange.status.in_(("sent", "applied")))
-            ).scalars())

@@ -68,7 +68,7 @@ class OrderDeviceChange(Base):
     order_id: Mapped[str] = mapped_column(String(128), index=True)
     item_id: Mapped[str] = mapped_column(String(128))
     device: Mapped[str] = mapped_column(String(256))  # management address
-    # sent: written, the device may or may not have it; applied: committed on the device; undone: rolled back
+    # sent: written before the change went to the device (which may or may not have it now); undone: rolled back
     status: Mapped[str] = mapped_column(String(16))
     undo: Mapped[list] = mapped_column(JsonDocument)  # edit-config contents that restore what was there before
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -100,6 +100,7 @@ class Orchestrator:
         for thread in self._threads:
             thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.activator.close()
         self.sessions.close()
 
     def _run(self) -> None:
@@ -206,51 +207,61 @@ class Orchestrator:
                     self._write(order_id, _fail_item(order_id, item["id"], "invalidOrder",
                                                      "The item no longer holds", "; ".join(invalid.problems)))
             return self._write(order_id, _finish, release=True) and None
-        if state != "inProgress":
-            self._write(order_id, _start)
+        # The order's start goes out with its first item's, its end with its last item's: fewer transactions,
+        # and a client sees the order and the item move together.
+        prelude = [_start] if state != "inProgress" else []
         for item in lifecycle.items(order):
             if item.get("state") == "inProgress":  # a worker died while running it: back to where it began
                 try:
                     self.activator.undo(order_id, item["id"])
                 except DeviceError as error:
-                    self._write(order_id, _fail_item(order_id, item["id"], "rollbackFailed",
-                                                     "The item's device changes could not be undone", error))
-        for item_id in plan.execution_order():
+                    self._write(order_id, _chain(*prelude, _fail_item(
+                        order_id, item["id"], "rollbackFailed", "The item's device changes could not be undone",
+                        error)))
+                    prelude = []
+        to_run = [ident for ident in plan.execution_order() if _item(order, ident).get("state") not in ITEM_ENDED]
+        for position, item_id in enumerate(to_run):
+            epilogue = [_finish] if position == len(to_run) - 1 else []
             order = self._current(order_id)
             if order.get("state") in lifecycle.CANCELLING:
                 return self._cancel(order_id)
             self._watch_completion_date(order_id, order)
-            item = _item(order, item_id)
-            if item.get("state") in ITEM_ENDED:
-                continue
             blocked = [dependency for dependency in plan.items[item_id].depends_on
                        if _item(order, dependency).get("state") != "completed"]
             if blocked:
-                self._write(order_id, _fail_item(order_id, item_id, "dependencyFailed", "Not started",
-                                                 f"item(s) {', '.join(blocked)} it depends on did not complete"))
-                continue
-            self._run_item(order_id, order, plan.items[item_id])
-        self._write(order_id, _finish, release=True)
+                self._write(order_id, _chain(*prelude, _fail_item(
+                    order_id, item_id, "dependencyFailed", "Not started",
+                    f"item(s) {', '.join(blocked)} it depends on did not complete"), *epilogue), release=bool(epilogue))
+            else:
+                self._run_item(order_id, order, plan.items[item_id], prelude, epilogue)
+            prelude = []
+        if not to_run:
+            self._write(order_id, _chain(*prelude, _finish), release=True)
 
-    def _run_item(self, order_id: str, order: dict, plan: ItemPlan) -> None:
+    def _run_item(self, order_id: str, order: dict, plan: ItemPlan, prelude: list, epilogue: list) -> None:
+        """One item: `prelude` changes go out with its start, `epilogue` ones (the order's end) with its end."""
         item = _item(order, plan.id)
         if plan.action == "add":
             known = (item.get("service") or {}).get("id")
             service = {"id": known, "name": plan.requested_name} if known else new_service_identity(plan, order_id)
         else:
             service = {"id": plan.service["id"], "name": plan.service.get("name")}
-        self._write(order_id, _item_state(plan.id, "inProgress"))
+        self._write(order_id, _chain(*prelude, _item_state(plan.id, "inProgress")))
+        ends = bool(epilogue)
         try:
             self.activator.activate(order_id, plan.id, device_work(plan, service))
         except DeviceError as error:
-            self._write(order_id, _fail_item(order_id, plan.id, "deviceRefused", "A device refused the change", error))
+            self._write(order_id, _chain(_fail_item(order_id, plan.id, "deviceRefused", "A device refused the change",
+                                                    error), *epilogue), release=ends)
             return
         except CatalogError as error:
             self.activator.undo(order_id, plan.id)
-            self._write(order_id, _fail_item(order_id, plan.id, "activationFailed", "The catalog's templates failed", error))
+            self._write(order_id, _chain(_fail_item(order_id, plan.id, "activationFailed",
+                                                    "The catalog's templates failed", error), *epilogue),
+                        release=ends)
             return
 
-        def complete(session, doc: dict) -> None:
+        def complete(session, doc: dict) -> str:
             self.records.record(session, plan, service, order_id, correlation_id=None)
             target = _item(doc, plan.id)
             target["state"] = "completed"
@@ -263,7 +274,7 @@ class Orchestrator:
                 "serviceOrderItem": [_item_ref(order_id, plan.id)], "@type": "ServiceOrderMilestone"})
             return "MilestoneEvent"
 
-        self._write(order_id, complete)
+        self._write(order_id, _chain(complete, *epilogue), release=ends)
 
     def _reject(self, order_id: str, problems: list[str]) -> None:
         def reject(_session, doc: dict) -> None:
@@ -361,9 +372,8 @@ class Orchestrator:
             extra_event = change(session, doc)
             self.orders.update_rows(session, [RowUpdate(row.seq, row.id, row.version, row.doc, doc)],
                                     base_url=self.base_url, correlation_id=None)
-            if extra_event:
-                self.orders.emit_event(session, extra_event, row.id, doc, base_url=self.base_url,
-                                       correlation_id=None)
+            for suffix in [extra_event] if isinstance(extra_event, str) else extra_event or ():
+                self.orders.emit_event(session, suffix, row.id, doc, base_url=self.base_url, correlation_id=None)
             if release:
                 row.lease_owner = None
                 row.lease_until = None
@@ -380,6 +390,17 @@ class Orchestrator:
 
 # --- changes of the order document ---------------------------------------------------------------------
 
+def _chain(*changes: Callable):
+    """Several changes of the order as one: applied in turn, their extra events gathered."""
+    def change(session, doc: dict) -> list[str]:
+        events = []
+        for each in changes:
+            found = each(session, doc)
+            events.extend([found] if isinstance(found, str) else found or ())
+        return events
+    return change
+
+
 def _item(order: dict, item_id: str) -> dict:
     for item in lifecycle.items(order):
         if item.get("id") == item_id:
@@ -392,6 +413,8 @@ def _item_ref(order_id: str, item_id: str) -> dict:
 
 
 def _start(_session, doc: dict) -> None:
+    if doc.get("state") in lifecycle.CANCELLING:
+        return  # a cancellation came first: it is carried out when the order is taken up again
     doc["state"] = "inProgress"
     doc["startDate"] = now_text()
 
@@ -425,6 +448,8 @@ def _fail_item(order_id: str, item_id: str, code: str, reason: str, error):
 
 
 def _finish(_session, doc: dict) -> None:
+    if doc.get("state") in lifecycle.CANCELLING:
+        return  # a cancellation came in while the last item ran: the order is taken up again to undo it
     doc["state"] = lifecycle.final_state([item.get("state") for item in lifecycle.items(doc)])
     doc["completionDate"] = now_text()
 
