@@ -18,6 +18,7 @@ from tests.e2e.test_serve import tmf_oss
 from tests.ordering.support import ORDERING, SERVICES, depends_on, order, seed_catalog, vlan_item
 from tmf_oss.events.loop import DispatchLoop
 from tmf_oss.inventory.model import DiscoveredResource
+from tmf_oss.ordering.model import OrderDeviceChange
 from tmf_oss.ordering.orchestrator import Orchestrator
 from tmf_oss.southbound.adapter import NetconfCredentials
 from tmf_oss.southbound.netconf import NetconfAdapter
@@ -114,6 +115,8 @@ def test_a_vlan_is_ordered_changed_and_removed_on_the_devices(network: Network):
     assert {resource["id"] for resource in vlan_resources} == supporting - {near, far}
     network.listener.wait_for(3)
     assert network.states_heard(created["id"])[-2:] == ["inProgress", "completed"]
+    with network.platform.db.reading() as session:  # an ended order keeps no way back
+        assert session.query(OrderDeviceChange).filter_by(order_id=created["id"]).count() == 0
 
     changed = network.submit(order({"id": "1", "action": "modify", "service": {
         "id": service["id"], "serviceCharacteristic": [{"name": "vlanId", "value": 200}]}}))
@@ -155,7 +158,7 @@ def test_cancelling_a_long_order_undoes_what_it_did(network: Network):
     near, far = network.port(2, "d2-ge1"), network.port(3, "d3-ge0")
     items = [vlan_item(str(n), [near, far], 1000 + n,
                        **({"serviceOrderItemRelationship": depends_on(str(n - 1))} if n else {}))
-             for n in range(30)]
+             for n in range(120)]  # long enough to be caught half way: about 40 ms an item when the machine is idle
     created = network.submit(order(*items))
     end = time.monotonic() + DEADLINE
     while time.monotonic() < end:

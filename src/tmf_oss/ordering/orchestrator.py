@@ -31,14 +31,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import or_, select as sql_select, update
+from sqlalchemy import delete, or_, select as sql_select, update
 
 from tmf_oss.catalog.orderable import CatalogError
 from tmf_oss.db.base import utcnow
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.ordering import lifecycle
 from tmf_oss.ordering.activation import Activator, DeviceDirectory, device_work
-from tmf_oss.ordering.model import CancelServiceOrderRow, ServiceOrderRow
+from tmf_oss.ordering.model import CancelServiceOrderRow, OrderDeviceChange, OrderItemResult, ServiceOrderRow
 from tmf_oss.ordering.plan import InvalidOrder, ItemPlan, plan_order
 from tmf_oss.ordering.records import InventoryRecorder, new_service_identity
 from tmf_oss.ordering.signals import ORDERS_CHANNEL, orders_waiting
@@ -377,6 +377,10 @@ class Orchestrator:
             if release:
                 row.lease_owner = None
                 row.lease_until = None
+            if doc.get("state") in lifecycle.FINAL:
+                # An ended order can no longer be cancelled nor resumed: its way back is not needed any more.
+                session.execute(delete(OrderDeviceChange).where(OrderDeviceChange.order_id == order_id))
+                session.execute(delete(OrderItemResult).where(OrderItemResult.order_id == order_id))
         wake_up.notify()
         return doc
 
