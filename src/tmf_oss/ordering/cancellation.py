@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tmf_oss.db.locking import locked
 from tmf_oss.ordering import lifecycle
 from tmf_oss.ordering.model import CancelServiceOrderRow, ServiceOrderRow
 from tmf_oss.ordering.signals import announce
@@ -36,20 +36,13 @@ CANCEL_SERVICE_ORDER = EntitySpec(
 )
 
 
-def locked_order(session: Session, ident: str):
-    statement = select(ServiceOrderRow).where(ServiceOrderRow.id == ident)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return session.execute(statement).scalar_one_or_none()
-
-
 def bind(platform, spec: EntitySpec) -> EntitySpec:
     def on_insert(session: Session, task: dict, context: WriteContext) -> None:
         reference = task.get("serviceOrder")
         ident = reference.get("id") if isinstance(reference, dict) else None
         if not ident:
             raise bad_request("'serviceOrder.id' names the order to cancel", reason="Invalid cancellation")
-        row = locked_order(session, ident)
+        row = locked(session, ServiceOrderRow, id=ident)
         if row is None:
             raise bad_request(f"service order '{ident}' does not exist", reason="Invalid cancellation")
         state = row.doc.get("state")

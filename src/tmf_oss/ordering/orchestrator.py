@@ -35,6 +35,7 @@ from sqlalchemy import delete, or_, select as sql_select, update
 
 from tmf_oss.catalog.orderable import CatalogError
 from tmf_oss.db.base import utcnow
+from tmf_oss.db.locking import locked
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.ordering import lifecycle
 from tmf_oss.ordering.activation import Activator, DeviceDirectory, device_work
@@ -362,10 +363,7 @@ class Orchestrator:
         """Apply `change(session, doc)` to the order in one transaction, with its events (the change may return
         the suffix of one more event to send, e.g. "MilestoneEvent"). Only while this worker holds the order."""
         with self.db.transaction() as session:
-            statement = sql_select(ServiceOrderRow).where(ServiceOrderRow.id == order_id)
-            if self.db.dialect == "postgresql":
-                statement = statement.with_for_update()
-            row = session.execute(statement).scalar_one_or_none()
+            row = locked(session, ServiceOrderRow, id=order_id)
             if row is None or row.lease_owner != self.owner:
                 raise LeaseLost(order_id)
             doc = copy.deepcopy(row.doc)

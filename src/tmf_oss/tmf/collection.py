@@ -19,6 +19,7 @@ from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.db.bulk import update_rows_where_version
 from tmf_oss.db.engine import Database
 from tmf_oss.db.fast_read import DynamicReads, FastRead
+from tmf_oss.db.locking import locked
 from tmf_oss.events.outbox import emit, wake_up
 from tmf_oss.tmf.catalog import AttributeCatalog
 from tmf_oss.tmf.counts import CollectionCount, count_change
@@ -537,11 +538,7 @@ class Collection:
 
     def _locked_row(self, session: Session, ident: str, if_match: str | None):
         """The row to change, locked until the transaction ends (PostgreSQL), after the If-Match check."""
-        model = self.spec.model
-        statement = select(model).where(model.id == ident)
-        if self.db.dialect == "postgresql":
-            statement = statement.with_for_update()
-        row = session.execute(statement).scalar_one_or_none()
+        row = locked(session, self.spec.model, id=ident)
         if row is None:
             raise not_found(self.spec.name, ident)
         check_if_match(if_match, row.version)
