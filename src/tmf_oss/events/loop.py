@@ -7,12 +7,12 @@ subscription, or the fallback poll interval.
 from __future__ import annotations
 
 import logging
-import select
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from tmf_oss.db.notifications import listen
 from tmf_oss.events.dispatcher import Arrivals, Claim, Dispatcher
 from tmf_oss.events.outbox import NOTIFY_CHANNEL, wake_up
 from tmf_oss.events.status import prune_outbox
@@ -110,28 +110,7 @@ class DispatchLoop:
 
     def _listen(self) -> None:
         """Wake up on NOTIFY: commits made by other processes (API workers) reach us without polling."""
-        while not self._stop.is_set():
-            connection = None
-            try:
-                raw = self.platform.db.engine.raw_connection()
-                connection = raw.dbapi_connection
-                raw.detach()  # ours for good: LISTEN state must not go back to the pool
-                connection.autocommit = True
-                with connection.cursor() as cursor:
-                    cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                while not self._stop.is_set():
-                    readable, _, _ = select.select([connection], [], [], 1.0)
-                    if readable:
-                        connection.poll()
-                        if connection.notifies:
-                            connection.notifies.clear()
-                            wake_up.notify()
-            except Exception:
-                log.exception("listening for outbox notifications failed; retrying")
-                self._stop.wait(min(self.interval, 1.0))
-            finally:
-                if connection is not None:
-                    connection.close()
+        listen(self.platform.db, NOTIFY_CHANNEL, wake_up.notify, self._stop)
 
 
 def start_dispatch_loop(platform, *, owner: str | None = None, settings=None) -> DispatchLoop:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import select
 import socket
 import threading
 import time
@@ -36,6 +35,7 @@ from sqlalchemy import delete, or_, select as sql_select, update
 from tmf_oss.catalog.orderable import CatalogError
 from tmf_oss.db.base import utcnow
 from tmf_oss.db.locking import locked
+from tmf_oss.db.notifications import listen
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.ordering import lifecycle
 from tmf_oss.ordering.activation import Activator, DeviceDirectory, device_work
@@ -121,28 +121,7 @@ class Orchestrator:
 
     def _listen(self) -> None:
         """NOTIFY from other processes (API workers) wakes the loop at once."""
-        while not self._stop.is_set():
-            connection = None
-            try:
-                raw = self.db.engine.raw_connection()
-                connection = raw.dbapi_connection
-                raw.detach()  # LISTEN state must not go back to the pool
-                connection.autocommit = True
-                with connection.cursor() as cursor:
-                    cursor.execute(f"LISTEN {ORDERS_CHANNEL}")
-                while not self._stop.is_set():
-                    readable, _, _ = select.select([connection], [], [], 1.0)
-                    if readable:
-                        connection.poll()
-                        if connection.notifies:
-                            connection.notifies.clear()
-                            orders_waiting.notify()
-            except Exception:
-                log.exception("listening for order notifications failed; retrying")
-                self._stop.wait(1.0)
-            finally:
-                if connection is not None:
-                    connection.close()
+        listen(self.db, ORDERS_CHANNEL, orders_waiting.notify, self._stop)
 
     def claim(self, limit: int) -> list[str]:
         """Lease up to `limit` orders that need work and nobody holds."""
