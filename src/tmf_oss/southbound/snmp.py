@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime, timezone
 
 from pysnmp.hlapi.v3arch import asyncio as snmp
@@ -90,6 +91,18 @@ def _python(value):
     except UnicodeDecodeError:
         pass
     return ":".join(f"{byte:02x}" for byte in raw)
+
+
+_HEX_PAIRS = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})*$")
+
+
+def _mac(value) -> str:
+    """ifPhysAddress as colon-separated hex, always: `_python` shows octets that happen to be printable (a
+    random MAC such as 76:38:61:62:67:6b) as text, which is right for names and wrong for addresses."""
+    if not value:
+        return ""
+    text = str(value)
+    return text if _HEX_PAIRS.match(text) else ":".join(f"{byte:02x}" for byte in text.encode("utf-8"))
 
 
 class SnmpAdapter:
@@ -194,7 +207,7 @@ class SnmpAdapter:
             found.append(Interface(
                 index=row[0], name=str(x.get(1) or columns.get(2) or row[0]), description=str(columns.get(2) or ""),
                 alias=str(x.get(18) or ""), type=columns.get(3) or 0, mtu=columns.get(4) or 0, speed_bps=speed,
-                mac_address=str(columns.get(6) or ""), admin_status=STATUS.get(columns.get(7), "unknown"),
+                mac_address=_mac(columns.get(6)), admin_status=STATUS.get(columns.get(7), "unknown"),
                 oper_status=STATUS.get(columns.get(8), "unknown")))
         return found
 
