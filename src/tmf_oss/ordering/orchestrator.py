@@ -199,6 +199,7 @@ class Orchestrator:
                         order_id, item["id"], "rollbackFailed", "The item's device changes could not be undone",
                         error)))
                     prelude = []
+        order = self._current(order_id)
         to_run = [ident for ident in plan.execution_order() if _item(order, ident).get("state") not in ITEM_ENDED]
         for position, item_id in enumerate(to_run):
             epilogue = [_finish] if position == len(to_run) - 1 else []
