@@ -1,4 +1,4 @@
-"""LISTEN on a PostgreSQL channel: what lets a process wake up at once when another one commits."""
+"""Waking other processes (NOTIFY, PostgreSQL) and this one when a transaction commits, and listening for it."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,31 @@ import select
 import threading
 from typing import Callable
 
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
 log = logging.getLogger("tmf_oss.db")
+
+
+def notify_at_commit(session: Session, channel: str, wake: Callable[[], None]) -> None:
+    """NOTIFY `channel` (PostgreSQL) and call `wake` in this process, both once the session's transaction commits
+    and never if it rolls back; once per transaction however often it is asked."""
+    marker = f"tmf_oss_notify_{channel}"
+    if session.info.get(marker):
+        return
+    session.info[marker] = True
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {channel}"))  # delivered at commit, never on rollback
+
+    def committed(_session: Session) -> None:
+        session.info.pop(marker, None)
+        wake()
+
+    def rolled_back(_session: Session) -> None:
+        session.info.pop(marker, None)
+
+    event.listen(session, "after_commit", committed, once=True)
+    event.listen(session, "after_rollback", rolled_back, once=True)
 
 
 def listen(db, channel: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
