@@ -134,6 +134,9 @@ def test_actions_must_match_the_service_inventory(client, app, ports):
     _refused(client, order(vlan_item("1", [a, b], 100, action="modify", service={"id": existing["id"]}),
                            vlan_item("2", [a, b], 100, action="delete", service={"id": existing["id"]})),
              f"service '{existing['id']}' is already changed by item '1'")
+    _refused(client, order({"id": "1", "action": "modify", "service": {
+        "id": existing["id"], "supportingResource": [{"id": a}, {"id": "no-such-port"}]}}),
+        "supportingResource 'no-such-port' is not an interface of a managed device")
 
 
 def test_every_problem_is_reported_at_once(client, ports):

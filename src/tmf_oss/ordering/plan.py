@@ -267,9 +267,10 @@ def _check_item(item: dict, plan: ItemPlan, services: dict, specs: dict, endpoin
     problems.extend(f"{where}: {problem}" for problem in found)
     plan.values = values
     refs = service.get("supportingResource")
-    if plan.action != "add" and not refs:
+    from_service = plan.action != "add" and not refs
+    if from_service:  # the ports it runs on now, among the resources an earlier order made for it
         refs = existing.get("supportingResource")
-    plan.endpoints = _item_endpoints(where, spec, refs, endpoints, problems, existing is not None)
+    plan.endpoints = _item_endpoints(where, spec, refs, endpoints, problems, from_service)
 
 
 def _merged(existing: list | None, given: list | None) -> list:
@@ -281,7 +282,7 @@ def _merged(existing: list | None, given: list | None) -> list:
 
 
 def _item_endpoints(where: str, spec: OrderableSpec, refs, endpoints: dict, problems: list[str],
-                    existing_service: bool) -> list[Endpoint]:
+                    from_service: bool) -> list[Endpoint]:
     refs = [ref for ref in refs or () if isinstance(ref, dict)]
     rule = spec.endpoints
     found = []
@@ -289,8 +290,8 @@ def _item_endpoints(where: str, spec: OrderableSpec, refs, endpoints: dict, prob
         ident = ref.get("id")
         endpoint = endpoints.get(ident)
         if endpoint is None:
-            if existing_service:
-                continue  # resources the service itself created (its VLAN sub-interfaces), not ports
+            if from_service:
+                continue  # resources an order made for the service (its VLAN sub-interfaces), not ports
             problems.append(f"{where}: supportingResource '{ident}' is not an interface of a managed device in "
                             f"the resource inventory")
             continue
