@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 collection = platform.collection(api.api, entity.spec.name)
                 operations.update(CollectionHandlers(collection, version.version, settings)
                                   .operations(entity.operation_name))
+            if api.extra_operations:
+                operations.update(api.extra_operations(platform, version, settings))
             operations.update(HubHandlers(subscriptions, api.api, version.version, version.base_path, settings)
                               .operations())
             document = platform.specs[(api.api, version.version)]
@@ -147,6 +149,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 strict_validation=False,
                 pythonic_params=False,
             )
+    for api in platform.apis:
+        for path, name, handler, methods in api.routes(platform, settings) if api.routes else ():
+            app.add_url_rule(path, name, handler, methods=methods)
     app.add_url_rule("/", "index", _index_handler(platform), methods=["GET"])
     if settings.admin_api:
         routes = admin_routes(platform.db, more_metrics=[fault_engine_metrics]) + fault_routes(platform.db)

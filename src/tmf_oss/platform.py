@@ -49,6 +49,11 @@ class ApiDefinition:
     title: str
     versions: tuple[VersionDefinition, ...]
     entities: tuple[EntityDefinition, ...] = field(default_factory=tuple)
+    # Handlers for operations that are not an entity's CRUD (read sides over other storage), by operationId:
+    # extra_operations(platform, version definition, settings) -> {operationId: handler}.
+    extra_operations: Callable[..., dict] | None = None
+    # Plain HTTP routes beside the API (downloads): routes(platform, settings) -> [(path, name, handler, methods)].
+    routes: Callable[..., list] | None = None
 
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses our large documents ~10x faster

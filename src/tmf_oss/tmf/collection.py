@@ -107,6 +107,7 @@ class WriteContext:
 
     base_url: str
     correlation_id: str | None
+    ident: str | None = None  # the id of the entity being created (on_insert)
 
 
 @dataclass
@@ -192,6 +193,17 @@ class Collection:
             if served.catalog.lookup(condition.path) is None:
                 raise bad_request(f"Unknown attribute '{condition.dotted}'", reason="Invalid filter")
         return [served.view.canonical_condition(condition) for condition in parsed]
+
+    def ids_matching(self, session: Session, version: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """The ids of every entity a list query (attribute filters as in the query string) selects, in creation
+        order, read in the caller's transaction: for domain code that stores a query and applies it later
+        (a collection job's monitored objects). Unknown attributes raise the same 400 as a list request."""
+        served = self.served(version)
+        where = all_of(compile_conditions(self.conditions(served, pairs), self.target))
+        statement = select(self.spec.model.id).order_by(self.spec.model.seq)
+        if where is not None:
+            statement = statement.where(where)
+        return list(session.execute(statement).scalars())
 
     def list(self, version: str, pairs: Sequence[tuple[str, str]], *, base_url: str, offset: int | None,
              limit: int | None, sort: str | None, selection: Selection | None,
@@ -343,8 +355,8 @@ class Collection:
         try:
             with self.db.transaction() as session:
                 if self.spec.on_insert:
-                    for _, canonical in prepared:
-                        self.spec.on_insert(session, canonical, WriteContext(base_url, correlation_id))
+                    for ident, canonical in prepared:
+                        self.spec.on_insert(session, canonical, WriteContext(base_url, correlation_id, ident))
                 self.insert(session, prepared, base_url=base_url, correlation_id=correlation_id)
         except IntegrityError:
             idents = ", ".join(f"'{ident}'" for ident, _ in prepared)
@@ -353,11 +365,12 @@ class Collection:
         return [(self.render(served, base_url, ident, canonical, selection), etag(1)) for ident, canonical in prepared]
 
     def insert(self, session: Session, prepared: Sequence[tuple[str, dict]], *, base_url: str,
-               correlation_id: str | None, standard_only: bool = False) -> list:
+               correlation_id: str | None, standard_only: bool = False, announce: bool = True) -> list:
         """New entities (id, canonical document) into the caller's transaction, with their events and count.
         For domain code that writes many entities at once (the fault engine); the caller commits, then calls
         `wake_up.notify()`. Returns the new rows' keys (seq, id), in order. `standard_only`: the caller only
-        writes attributes of the standard (no client extensions to record)."""
+        writes attributes of the standard (no client extensions to record). `announce=False`: no create event,
+        for read-only entities the standard defines no events for (TMF628 tracking records)."""
         model = self.spec.model
         now = utcnow()
         values = [{"id": ident, "version": 1, "doc": canonical, "created_at": now, "updated_at": now,
@@ -373,8 +386,9 @@ class Collection:
             if self.spec.on_write:
                 self.spec.on_write(session, row, canonical, created=True)
         self._count(session, len(rows))
-        for ident, canonical in prepared:
-            self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
+        if announce:
+            for ident, canonical in prepared:
+                self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
         return rows
 
     def update_rows(self, session: Session, updates: Sequence[RowUpdate], *, base_url: str,
@@ -514,7 +528,7 @@ class Collection:
             if self.spec.on_update:
                 self.spec.on_update(row.doc, canonical)
             if self.spec.on_patch:
-                self.spec.on_patch(session, row.doc, canonical, WriteContext(base_url, correlation_id))
+                self.spec.on_patch(session, row.doc, canonical, WriteContext(base_url, correlation_id, ident))
             standard_class = self.spec.family.settle(canonical)
             served.validator.check(self.render(served, base_url, ident, canonical), standard_class)
             changed = {name for name in set(row.doc) | set(canonical) if row.doc.get(name) != canonical.get(name)}
