@@ -1,0 +1,539 @@
+"""Stores the collectors' samples and reads them back: the TMF628 performanceMeasurement list, the newest value of
+each series (/metrics), streamed exports; keeps roll-ups and retention (maintain()).
+
+Writes are built for volume. A series (job, object, indicator) is a row of pm_series, named once and then known by
+its integer id (cached in memory); each sample becomes one narrow pm_value row (series id, interval start, value,
+reason if missing). On PostgreSQL a batch goes through COPY straight into pm_value. A (series, start) written again
+(a collector's retry, a recomputed interval) replaces the earlier value: the COPY then fails on the primary key, is
+rolled back to a savepoint, and the batch goes through a scratch table and INSERT ... ON CONFLICT DO UPDATE instead.
+Plain COPY is the first choice because retries are rare and the upsert costs about twice as much per row
+(benchmarks/pm_store.py measures both). On SQLite one prepared INSERT ... ON CONFLICT DO UPDATE runs per row.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
+
+from sqlalchemy import and_, bindparam, func, select, text, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from tmf_oss.db.base import as_utc, utcnow
+from tmf_oss.db.engine import Database
+from tmf_oss.performance import partitions
+from tmf_oss.performance.samples import Sample, SeriesKey
+from tmf_oss.performance.timeseries_model import (
+    MISSING_REASON_LENGTH, NAME_LENGTH, ROLLUP_PERIODS, PmRollup, PmSeries, PmValue,
+)
+
+SERIES = PmSeries.__table__
+VALUES = PmValue.__table__
+ROLLUPS = PmRollup.__table__
+
+RAW_RETENTION_DAYS = 7
+ROLLUP_RETENTION_DAYS = 400
+NOT_A_NUMBER = "not a number"  # the reason given to a NaN value: stored as missing, SQLite could not keep it anyway
+_SERIES_CHUNK = 1000  # object ids per SELECT when looking series up
+_EXPORT_CHUNK_ROWS = 100_000  # an export reads this many values per query, about: each query's sort fits in memory
+
+# A series as the collector describes it: key, indicator name, object name, the job's granularity in seconds.
+SeriesInfo = tuple[SeriesKey, str, str, int]
+
+
+class MeasuredValue(NamedTuple):
+    """One stored interval value with its series: a TMF628 performanceMeasurement."""
+
+    series_id: int
+    job_id: str
+    object_id: str
+    indicator_id: str
+    indicator_name: str
+    object_name: str
+    period_seconds: int
+    start: datetime
+    value: float | None
+    missing_reason: str | None
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.period_seconds)
+
+    @property
+    def measurement_id(self) -> str:
+        return measurement_id(self.series_id, self.start)
+
+
+class Rollup(NamedTuple):
+    series_id: int
+    period_seconds: int
+    start: datetime
+    interval_count: int  # intervals stored, missing ones included
+    missing_count: int
+    value_sum: float | None
+    value_min: float | None
+    value_max: float | None
+    value_last: float | None  # the latest value present in the bucket
+
+
+@dataclass
+class MaintenanceReport:
+    partitions_created: list[date] = field(default_factory=list)
+    partitions_dropped: list[date] = field(default_factory=list)
+    rollups_written: int = 0
+    rollups_deleted: int = 0
+
+
+def measurement_id(series_id: int, start: datetime) -> str:
+    """The TMF628 performanceMeasurement id of a value: its series id and its start in Unix seconds."""
+    return f"{series_id}-{int(_utc(start).timestamp())}"
+
+
+def parse_measurement_id(text_id: str) -> tuple[int, datetime]:
+    """(series id, interval start) of a measurement id; ValueError if it is not one."""
+    series_text, separator, seconds_text = text_id.partition("-")
+    if not separator or not series_text.isdigit() or not seconds_text.isdigit():
+        raise ValueError(f"not a performance measurement id: {text_id!r}")
+    return int(series_text), datetime.fromtimestamp(int(seconds_text), timezone.utc)
+
+
+class TimeSeriesStore:
+    def __init__(self, db: Database):
+        self.db = db
+        self.postgresql = db.dialect == "postgresql"
+        # key -> (id, indicator name, object name, period): what pm_series holds, so a renamed object is noticed.
+        self._series: dict[SeriesKey, tuple[int, str, str, int]] = {}
+        dialect = db.engine.dialect
+        # How SQLAlchemy writes a timestamp as SQLite text: values and bucket bounds must compare as text.
+        self._sqlite_time = VALUES.c.start.type.dialect_impl(dialect).bind_processor(dialect)
+
+    # --- series ------------------------------------------------------------------------------------------------
+
+    def series_ids(self, keys: Iterable[SeriesInfo]) -> dict[SeriesKey, int]:
+        """The id of each series, created if new. Names and the period are updated when they changed (an empty
+        name leaves the stored one). Safe when several processes create the same series at once."""
+        found: dict[SeriesKey, int] = {}
+        unknown: dict[SeriesKey, tuple[str, str, int]] = {}
+        for key, indicator_name, object_name, period_seconds in keys:
+            cached = self._series.get(key)
+            if cached is not None and _same(cached, indicator_name, object_name, period_seconds):
+                found[key] = cached[0]
+            else:
+                unknown[key] = (indicator_name, object_name, period_seconds)
+        if unknown:
+            found.update(self._resolve(unknown))
+        return found
+
+    def _resolve(self, wanted: dict[SeriesKey, tuple[str, str, int]]) -> dict[SeriesKey, int]:
+        with self.db.transaction() as session:
+            stored = self._select_series(session, wanted)
+            new = [key for key in wanted if key not in stored]
+            if new:
+                now = utcnow()
+                rows = [{"job_id": key.job_id, "object_id": key.object_id, "indicator_id": key.indicator_id,
+                         "indicator_name": _bounded(wanted[key][0], NAME_LENGTH),
+                         "object_name": _bounded(wanted[key][1], NAME_LENGTH),
+                         "period_seconds": wanted[key][2], "created_at": now} for key in new]
+                insert = pg_insert(SERIES) if self.postgresql else sqlite_insert(SERIES)
+                # Another process may create the same series meanwhile: its row wins, ours is skipped.
+                session.execute(insert.on_conflict_do_nothing(
+                    index_elements=["job_id", "object_id", "indicator_id"]), rows)
+                stored.update(self._select_series(session, {key: wanted[key] for key in new}))
+            changed = []
+            for key, (indicator_name, object_name, period_seconds) in wanted.items():
+                series_id, stored_indicator, stored_object, stored_period = stored[key]
+                renamed = (_bounded(indicator_name, NAME_LENGTH) or stored_indicator,
+                           _bounded(object_name, NAME_LENGTH) or stored_object, period_seconds)
+                if renamed != (stored_indicator, stored_object, stored_period):
+                    changed.append({"b_id": series_id, "indicator_name": renamed[0], "object_name": renamed[1],
+                                    "period_seconds": renamed[2]})
+                    stored[key] = (series_id, *renamed)
+            if changed:
+                session.execute(update(SERIES).where(SERIES.c.id == bindparam("b_id")), changed)
+        self._series.update(stored)
+        return {key: stored[key][0] for key in wanted}
+
+    def _select_series(self, session: Session, keys: Iterable[SeriesKey]) -> dict[SeriesKey, tuple]:
+        # By job and object: the unique index (job_id, object_id, indicator_id) answers each chunk.
+        objects_by_job: dict[str, set[str]] = {}
+        for key in keys:
+            objects_by_job.setdefault(key.job_id, set()).add(key.object_id)
+        wanted = set(keys)
+        stored = {}
+        for job_id, object_ids in objects_by_job.items():
+            ordered = sorted(object_ids)
+            for offset in range(0, len(ordered), _SERIES_CHUNK):
+                rows = session.execute(
+                    select(SERIES.c.id, SERIES.c.job_id, SERIES.c.object_id, SERIES.c.indicator_id,
+                           SERIES.c.indicator_name, SERIES.c.object_name, SERIES.c.period_seconds)
+                    .where(SERIES.c.job_id == job_id,
+                           SERIES.c.object_id.in_(ordered[offset:offset + _SERIES_CHUNK])))
+                for row in rows:
+                    key = SeriesKey(row.job_id, row.object_id, row.indicator_id)
+                    if key in wanted:
+                        stored[key] = (row.id, row.indicator_name, row.object_name, row.period_seconds)
+        return stored
+
+    # --- writing -----------------------------------------------------------------------------------------------
+
+    def write(self, samples: Sequence[Sample], period_seconds: int) -> int:
+        """Store one collection round (or any batch) of samples of a job of granularity `period_seconds`; returns
+        how many values were stored. A value already stored for the same series and start is replaced; so is an
+        earlier sample of the same series and start in the batch."""
+        if not samples:
+            return 0
+        infos: dict[SeriesKey, SeriesInfo] = {}
+        for sample in samples:
+            if sample.series not in infos:
+                infos[sample.series] = (sample.series, sample.indicator_name, sample.object_name, period_seconds)
+        ids = self.series_ids(infos.values())
+        if self.postgresql:
+            lines = self._copy_lines(samples, ids)
+            with self.db.transaction() as session:
+                _copy_or_upsert(session, "\n".join(lines.values()) + "\n")
+            return len(lines)
+        rows = self._sqlite_rows(samples, ids)
+        with self.db.transaction() as session:
+            session.connection().exec_driver_sql(
+                "INSERT INTO pm_value (series_id, start, value, missing_reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (series_id, start) DO UPDATE SET value = excluded.value, "
+                "missing_reason = excluded.missing_reason", list(rows.values()))
+        return len(rows)
+
+    def _copy_lines(self, samples: Sequence[Sample], ids: dict[SeriesKey, int]) -> dict[tuple, str]:
+        """One line of COPY text per (series, start), the last sample of each winning."""
+        lines: dict[tuple, str] = {}
+        start_texts: dict[datetime, str] = {}  # a round shares a handful of starts
+        for sample in samples:
+            series_id = ids[sample.series]
+            start = sample.start
+            start_text = start_texts.get(start)
+            if start_text is None:
+                start_text = start_texts[start] = _utc(start).isoformat()
+            value = sample.value
+            if value is not None and value == value:
+                lines[series_id, start] = f"{series_id}\t{start_text}\t{float(value)!r}\t\\N"
+            else:
+                reason = _reason(sample)
+                lines[series_id, start] = f"{series_id}\t{start_text}\t\\N\t{_copy_escaped(reason)}"
+        return lines
+
+    def _sqlite_rows(self, samples: Sequence[Sample], ids: dict[SeriesKey, int]) -> dict[tuple, tuple]:
+        rows: dict[tuple, tuple] = {}
+        start_texts: dict[datetime, str] = {}
+        for sample in samples:
+            series_id = ids[sample.series]
+            start = sample.start
+            start_text = start_texts.get(start)
+            if start_text is None:
+                start_text = start_texts[start] = self._sqlite_time(_utc(start))
+            value = sample.value
+            if value is not None and value == value:
+                rows[series_id, start] = (series_id, start_text, float(value), None)
+            else:
+                rows[series_id, start] = (series_id, start_text, None, _reason(sample))
+        return rows
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def query(self, session: Session, *, job_id: str | None = None, object_ids: Sequence[str] | None = None,
+              indicator_ids: Sequence[str] | None = None, series_ids: Sequence[int] | None = None,
+              start_from: datetime | None = None, start_before: datetime | None = None, order: str = "start",
+              offset: int = 0, limit: int | None = 100,
+              with_total: bool = True) -> tuple[list[MeasuredValue], int | None]:
+        """One page of values matching every filter given, in interval start order ("start") or newest first
+        ("-start"), series id breaking ties; with the number of values matching when `with_total`.
+        `start_from` is inclusive, `start_before` exclusive; `limit` None returns every value from `offset` on."""
+        if order not in ("start", "-start"):
+            raise ValueError(f"order is 'start' or '-start', not {order!r}")
+        series_conditions = _series_conditions(job_id, object_ids, indicator_ids)
+        value_conditions = _value_conditions(series_ids, start_from, start_before)
+        start = VALUES.c.start.desc() if order == "-start" else VALUES.c.start
+        statement = (_measured().where(*series_conditions, *value_conditions)
+                     .order_by(start, VALUES.c.series_id).offset(offset))
+        if limit is not None:
+            statement = statement.limit(limit)
+        rows = [_measured_value(row) for row in session.execute(statement)]
+        total = None
+        if with_total:
+            if (limit is None or len(rows) < limit) and (rows or offset == 0):
+                total = offset + len(rows)  # the page reaches the last value: no need to count
+            else:
+                counted = select(func.count()).select_from(VALUES)
+                if series_conditions:
+                    counted = counted.join(SERIES, SERIES.c.id == VALUES.c.series_id)
+                total = session.execute(counted.where(*series_conditions, *value_conditions)).scalar_one()
+        return rows, total
+
+    def get(self, session: Session, measurement: str) -> MeasuredValue | None:
+        """The value a measurement id names; None if there is none (or the id is not one of ours)."""
+        try:
+            series_id, start = parse_measurement_id(measurement)
+        except ValueError:
+            return None
+        # Ids carry whole seconds: an interval starting within that second is the one meant.
+        row = session.execute(_measured().where(
+            VALUES.c.series_id == series_id, VALUES.c.start >= start,
+            VALUES.c.start < start + timedelta(seconds=1)).order_by(VALUES.c.start).limit(1)).first()
+        return None if row is None else _measured_value(row)
+
+    def latest(self, session: Session, series_ids: Sequence[int] | None = None, *,
+               since: datetime | None = None) -> list[MeasuredValue]:
+        """The newest value of each series (of those given, else of every series), in series id order. `since`
+        ignores values older than that: series no longer collected drop out, and on PostgreSQL only the
+        partitions from then on are read."""
+        # Per series, one descent of the primary key (series_id, start) from its far end: a cost set by the
+        # number of series, not of values.
+        if self.postgresql:
+            newest = select(VALUES.c.start, VALUES.c.value, VALUES.c.missing_reason).where(
+                VALUES.c.series_id == SERIES.c.id)
+            if since is not None:
+                newest = newest.where(VALUES.c.start >= _utc(since))
+            newest = newest.order_by(VALUES.c.start.desc()).limit(1).lateral("newest")
+            statement = (select(*_SERIES_COLUMNS, newest.c.start, newest.c.value, newest.c.missing_reason)
+                         .select_from(SERIES).join(newest, true()))
+        else:  # no LATERAL: the newest start found by a correlated subquery, then its row by the primary key
+            other = VALUES.alias("other")
+            newest = select(func.max(other.c.start)).where(other.c.series_id == SERIES.c.id)
+            if since is not None:
+                newest = newest.where(other.c.start >= _utc(since))
+            statement = (select(*_SERIES_COLUMNS, VALUES.c.start, VALUES.c.value, VALUES.c.missing_reason)
+                         .select_from(SERIES).join(VALUES, and_(VALUES.c.series_id == SERIES.c.id,
+                                                                VALUES.c.start == newest.scalar_subquery())))
+        if series_ids is not None:
+            statement = statement.where(SERIES.c.id.in_(list(series_ids)))
+        return [_measured_value(row) for row in session.execute(statement.order_by(SERIES.c.id))]
+
+    def rollups(self, session: Session, series_ids: Sequence[int], period_seconds: int, *,
+                start_from: datetime | None = None, start_before: datetime | None = None) -> list[Rollup]:
+        """The roll-ups of the given series and period, by series then bucket start."""
+        statement = select(ROLLUPS).where(ROLLUPS.c.series_id.in_(list(series_ids)),
+                                          ROLLUPS.c.period_seconds == period_seconds)
+        if start_from is not None:
+            statement = statement.where(ROLLUPS.c.start >= _utc(start_from))
+        if start_before is not None:
+            statement = statement.where(ROLLUPS.c.start < _utc(start_before))
+        rows = session.execute(statement.order_by(ROLLUPS.c.series_id, ROLLUPS.c.start))
+        return [Rollup(row.series_id, row.period_seconds, _utc(row.start), *row[3:]) for row in rows]
+
+    def export_rows(self, session: Session, job_id: str, start_from: datetime,
+                    start_before: datetime) -> Iterator[MeasuredValue]:
+        """Every value of the job's series in [start_from, start_before), by start, object id, indicator id,
+        streamed: one time slice per query (its sort stays in memory), read through a server-side cursor."""
+        start_from, start_before = _utc(start_from), _utc(start_before)
+        count, period = session.execute(select(func.count(), func.min(SERIES.c.period_seconds))
+                                        .where(SERIES.c.job_id == job_id)).one()
+        if not count:
+            return
+        step = timedelta(seconds=max(period, 1) * max(1, _EXPORT_CHUNK_ROWS // count))
+        slice_start = start_from
+        while slice_start < start_before:
+            slice_end = min(slice_start + step, start_before)
+            statement = (_measured().where(SERIES.c.job_id == job_id, VALUES.c.start >= slice_start,
+                                           VALUES.c.start < slice_end)
+                         .order_by(VALUES.c.start, SERIES.c.object_id, SERIES.c.indicator_id))
+            for row in session.execute(statement, execution_options={"yield_per": 5000}):
+                yield _measured_value(row)
+            slice_start = slice_end
+
+    # --- maintenance -------------------------------------------------------------------------------------------
+
+    def rollup(self, now: datetime, *, since: datetime | None = None, grace: timedelta = timedelta(minutes=5),
+               backfill: timedelta = timedelta(days=RAW_RETENTION_DAYS)) -> int:
+        """Roll up every 15-minute and hourly bucket that ended at least `grace` before `now` and comes after the
+        newest bucket already rolled up (or, the first time, within `backfill` of now); from `since` instead
+        when given (to take in values written late). Idempotent: a bucket rolled up again is overwritten.
+        Values arriving later than `grace` after their bucket ended are not in its roll-up unless asked with
+        `since`. Returns how many roll-up rows were written."""
+        now = _utc(now)
+        written = 0
+        for period in ROLLUP_PERIODS:
+            with self.db.transaction() as session:
+                if self.postgresql:
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROLLUP_LOCK})
+                end = _floor(now - grace, period)
+                if since is not None:
+                    begin = _floor(_utc(since), period)
+                else:
+                    done = session.execute(select(func.max(ROLLUPS.c.start))
+                                           .where(ROLLUPS.c.period_seconds == period)).scalar()
+                    begin = _floor(now - backfill, period)
+                    if done is not None:
+                        begin = max(begin, _utc(done) + timedelta(seconds=period))
+                if begin >= end:
+                    continue
+                sql = _ROLLUP_POSTGRESQL if self.postgresql else _ROLLUP_SQLITE
+                parameters = {"period": period, "begin": begin, "end": end}
+                if not self.postgresql:
+                    parameters.update(begin=self._sqlite_time(begin), end=self._sqlite_time(end))
+                written += session.execute(text(sql), parameters).rowcount
+        return written
+
+    def maintain(self, now: datetime, raw_retention_days: int = RAW_RETENTION_DAYS,
+                 rollup_retention_days: int = ROLLUP_RETENTION_DAYS) -> MaintenanceReport:
+        """What runs periodically (every few minutes) and at start-up: partitions for the coming days, roll-ups of
+        the buckets just completed, then expiry of raw values and of roll-ups."""
+        report = MaintenanceReport()
+        report.partitions_created = partitions.ensure_partitions(self.db, now)
+        report.rollups_written = self.rollup(now, backfill=timedelta(days=raw_retention_days))
+        report.partitions_dropped = partitions.drop_expired(self.db, now, raw_retention_days)
+        with self.db.transaction() as session:
+            report.rollups_deleted = session.execute(ROLLUPS.delete().where(
+                ROLLUPS.c.start < _utc(now) - timedelta(days=rollup_retention_days))).rowcount
+        return report
+
+
+_ROLLUP_LOCK = 628_000_002  # pg_advisory_xact_lock key: one roll-up at a time, so both see the same progress
+
+# Buckets are aligned on the Unix epoch. "last" is the latest value present in the bucket.
+_ROLLUP_POSTGRESQL = """
+INSERT INTO pm_rollup (series_id, period_seconds, start, interval_count, missing_count, value_sum, value_min,
+                       value_max, value_last)
+SELECT series_id, :period, to_timestamp(floor(extract(epoch FROM start) / :period) * :period) AS bucket,
+       count(*), count(*) - count(value), sum(value), min(value), max(value),
+       (array_agg(value ORDER BY start DESC) FILTER (WHERE value IS NOT NULL))[1]
+FROM pm_value
+WHERE start >= :begin AND start < :end
+GROUP BY series_id, bucket
+ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
+    interval_count = excluded.interval_count, missing_count = excluded.missing_count,
+    value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
+    value_last = excluded.value_last
+"""
+
+# SQLite keeps timestamps as text in SQLAlchemy's format ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): buckets are
+# written the same way, so they compare and read back like any other timestamp.
+_ROLLUP_SQLITE = """
+INSERT INTO pm_rollup (series_id, period_seconds, start, interval_count, missing_count, value_sum, value_min,
+                       value_max, value_last)
+SELECT series_id, :period, strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepoch'),
+       count(*), count(*) - count(value), sum(value), min(value), max(value),
+       (SELECT latest.value FROM pm_value AS latest
+        WHERE latest.series_id = bucketed.series_id AND latest.value IS NOT NULL
+          AND latest.start >= strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepoch')
+          AND latest.start < strftime('%Y-%m-%d %H:%M:%S.000000', bucket + :period, 'unixepoch')
+        ORDER BY latest.start DESC LIMIT 1)
+FROM (SELECT series_id, value, CAST(strftime('%s', start) AS INTEGER) / :period * :period AS bucket
+      FROM pm_value WHERE start >= :begin AND start < :end) AS bucketed
+WHERE true  -- SQLite needs a WHERE before an upsert's ON CONFLICT, so ON is not read as a join's
+GROUP BY series_id, bucket
+ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
+    interval_count = excluded.interval_count, missing_count = excluded.missing_count,
+    value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
+    value_last = excluded.value_last
+"""
+
+
+def _copy_or_upsert(session: Session, copy_text: str) -> None:
+    """COPY the rows into pm_value; if one is there already, replace the stored values with the batch's."""
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SAVEPOINT pm_value_copy")  # a failed COPY rolls back to here, the transaction goes on
+        try:
+            cursor.copy_expert(_COPY_VALUES.format(table="pm_value"), io.StringIO(copy_text))
+        except Exception as error:
+            if getattr(error, "pgcode", None) != _UNIQUE_VIOLATION:
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT pm_value_copy")
+            _upsert(cursor, copy_text)
+        else:
+            cursor.execute("RELEASE SAVEPOINT pm_value_copy")
+    finally:
+        cursor.close()
+
+
+def _upsert(cursor, copy_text: str) -> None:
+    """Insert the rows, replacing those already stored: through a scratch table, as INSERT ... ON CONFLICT needs
+    a statement, not COPY."""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (LIKE pm_value) ON COMMIT DELETE ROWS")
+    cursor.copy_expert(_COPY_VALUES.format(table=_INCOMING), io.StringIO(copy_text))
+    cursor.execute(
+        f"INSERT INTO pm_value (series_id, start, value, missing_reason) "
+        f"SELECT series_id, start, value, missing_reason FROM {_INCOMING} "
+        f"ON CONFLICT (series_id, start) DO UPDATE SET value = excluded.value, "
+        f"missing_reason = excluded.missing_reason")
+
+
+_COPY_VALUES = "COPY {table} (series_id, start, value, missing_reason) FROM STDIN"
+_INCOMING = "pm_value_incoming"
+_UNIQUE_VIOLATION = "23505"
+
+
+_SERIES_COLUMNS = (SERIES.c.id, SERIES.c.job_id, SERIES.c.object_id, SERIES.c.indicator_id, SERIES.c.indicator_name,
+                   SERIES.c.object_name, SERIES.c.period_seconds)
+
+
+def _measured():
+    """Values joined to their series, in MeasuredValue's column order."""
+    return (select(*_SERIES_COLUMNS, VALUES.c.start, VALUES.c.value, VALUES.c.missing_reason)
+            .select_from(VALUES).join(SERIES, SERIES.c.id == VALUES.c.series_id))
+
+
+def _measured_value(row) -> MeasuredValue:
+    values = tuple(row)
+    return MeasuredValue(*values[:7], _utc(values[7]), *values[8:])
+
+
+def _series_conditions(job_id, object_ids, indicator_ids) -> list:
+    conditions = []
+    if job_id is not None:
+        conditions.append(SERIES.c.job_id == job_id)
+    if object_ids is not None:
+        conditions.append(SERIES.c.object_id.in_(list(object_ids)))
+    if indicator_ids is not None:
+        conditions.append(SERIES.c.indicator_id.in_(list(indicator_ids)))
+    return conditions
+
+
+def _value_conditions(series_ids, start_from, start_before) -> list:
+    conditions = []
+    if series_ids is not None:
+        conditions.append(VALUES.c.series_id.in_(list(series_ids)))
+    if start_from is not None:
+        conditions.append(VALUES.c.start >= _utc(start_from))
+    if start_before is not None:
+        conditions.append(VALUES.c.start < _utc(start_before))
+    return conditions
+
+
+def _same(cached: tuple[int, str, str, int], indicator_name: str, object_name: str, period_seconds: int) -> bool:
+    """Whether the stored series already says what the collector says (an empty name says nothing)."""
+    return ((not indicator_name or indicator_name == cached[1]) and (not object_name or object_name == cached[2])
+            and period_seconds == cached[3])
+
+
+def _reason(sample: Sample) -> str | None:
+    """Why a value is missing, as stored: short, without NUL (PostgreSQL refuses it in text)."""
+    if sample.value is not None:  # NaN: computed, but not a number
+        return NOT_A_NUMBER if sample.missing_reason is None else _bounded(sample.missing_reason,
+                                                                           MISSING_REASON_LENGTH)
+    if sample.missing_reason is None:
+        return None
+    return _bounded(sample.missing_reason, MISSING_REASON_LENGTH)
+
+
+def _bounded(value: str, length: int) -> str:
+    return value.replace("\x00", "")[:length]
+
+
+def _copy_escaped(value: str | None) -> str:
+    """A text field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite keeps the wall-clock time and drops the zone: every timestamp goes in (and comes out) as UTC.
+    moment = as_utc(moment)
+    return None if moment is None else moment.astimezone(timezone.utc)
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    """The start of the `seconds`-long bucket, aligned on the Unix epoch, holding `moment`."""
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc)
