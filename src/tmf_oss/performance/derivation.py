@@ -13,12 +13,14 @@ The language
   expression. A counter that passed its maximum and started again from 0 (wrapped: 2^32 for counter32, 2^64 for
   counter64) is counted right; a counter that went back by more than half its range was reset and is not.
 - Numbers: `8`, `100`, `1e6`, `0.5`.
-- Arithmetic: `+ - * /` and parentheses, with the usual precedence; a leading `-`.
+- Arithmetic: `+ - * /` and parentheses, with the usual precedence; a leading `-` or `+`. Blanks do not count;
+  inside parentheses an expression may span lines.
 - Comparisons `== != < <= > >=` give 1 when true and 0 when false: `ifOperStatus == 1`. They chain as in
   mathematics: `0 < x < 10`.
 - `min(a, b, ...)`, `max(a, b, ...)`, `abs(a)`.
 - `fallback(a, b, ...)`: the first of its arguments that has a value, e.g. the 64-bit counter where the device
-  has it and the 32-bit one where it does not: `fallback(rate(ifHCInOctets), rate(ifInOctets))`.
+  has it and the 32-bit one where it does not: `fallback(rate(ifHCInOctets), rate(ifInOctets))`. When none has
+  one, the reasons of all are given.
 
 Examples: received bits per second `8 * rate(ifHCInOctets)`; inbound utilisation in percent
 `100 * 8 * rate(ifHCInOctets) / (ifHighSpeed * 1000000)`; memory used in percent
@@ -33,7 +35,8 @@ An interval whose value cannot be known has no value, never 0; it is "missing" w
   the time that passed between the readings (then every counter started again from 0, so an increase cannot be
   known). sysUpTime itself wraps after 497 days, which also shows as a restart, for one interval;
 - the device's uptime advanced more than the time that passed between the readings (the readings' clocks
-  disagree, so no rate can be trusted);
+  disagree, so no rate can be trusted). Uptime and elapsed time may differ by 2 s or a tenth of the interval,
+  whichever is larger, before either case applies;
 - an interface's counters restarted without the device (its ifCounterDiscontinuityTime changed), or a counter was
   reset (went back by more than half its range);
 - a division by zero ("division by zero: ifHighSpeed * 1000000 is 0").
