@@ -75,6 +75,14 @@ SPEC_CASES = [
              })),
     SpecCase("TMF628", "v5", "tmf628/TMF628_Performance-v5.0.0.oas.yaml",
              "specs/tmf628/performance-management-v5.yaml"),
+    # The ODA Asset Build variant of v4.0.0 (it has performanceMeasurement and dataAccessEndpoint). It offers no
+    # way to create a query task, so query tasks and their events are not served.
+    SpecCase("TMF628", "v4", "tmf628/TMF628-Performance-v4.0.0.ODA-Asset-Build-variant.swagger.json",
+             "specs/tmf628/performance-management-v4.yaml",
+             not_served=frozenset({
+                 "/queryTask", "/queryTask/{id}",
+                 "/listener/queryTaskCreateEvent", "/listener/queryTaskExecutionStateChangeEvent",
+             })),
 ]
 
 # Use as SampleCase.sample to take the request examples embedded in the
