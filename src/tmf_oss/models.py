@@ -7,6 +7,7 @@ from tmf_oss.events import model as _events  # noqa: F401
 from tmf_oss.inventory import model as _inventory  # noqa: F401
 from tmf_oss.ordering import model as _ordering  # noqa: F401
 from tmf_oss.performance import model as _performance  # noqa: F401
+from tmf_oss.performance import threshold_model as _performance_thresholds  # noqa: F401
 from tmf_oss.performance import timeseries_model as _performance_timeseries  # noqa: F401
 from tmf_oss.services import model as _services  # noqa: F401
 from tmf_oss.southbound import fault_model as _faults  # noqa: F401
