@@ -39,7 +39,7 @@ from tmf_oss.alarms.identity import dedup_key, key_of
 from tmf_oss.alarms.lifecycle import mark_cleared
 from tmf_oss.alarms.model import AlarmRow
 from tmf_oss.alarms.objects import AlarmedObject, ObjectResolver
-from tmf_oss.alarms.rules import RuleSet
+from tmf_oss.alarms.rules import CROSSED_THRESHOLD, RESOURCE, RuleSet, carried_object
 from tmf_oss.db.base import as_utc, rfc3339
 from tmf_oss.events.outbox import wake_up, write_counts_now
 from tmf_oss.services.impact import ServiceImpacts
@@ -159,6 +159,11 @@ class ActiveAlarms:
         sqlalchemy_event.listen(session, "after_commit", take, once=True)
 
 
+def _crossed_threshold(record: FaultRecord) -> dict | None:
+    crossed = record.details.get(CROSSED_THRESHOLD) if isinstance(record.details, dict) else None
+    return crossed if isinstance(crossed, dict) else None
+
+
 def _alarm_generation(session) -> int | None:
     write_counts_now(session)  # the generation this transaction leaves, once it has written
     return session.execute(select(CollectionCount.generation).where(CollectionCount.name == "alarm")).scalar()
@@ -186,11 +191,16 @@ class FaultEngine:
         if self.dialect == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALARM_ENGINE_LOCK})
         self._cache.begin(session)
+        named = dict(found for record in faults if (found := carried_object(record)) is not None)
+        named_objects = self.resolver.resources(session, named) if named else {}
         items = []
         for record in faults:
             decision = self.rules.decide(record)
-            target = self.resolver.resolve(session, record.device_address, record.interface,
-                                           record.interface_index, decision.definition.object)
+            if decision.definition.object == RESOURCE:  # the record names its resource itself
+                target = named_objects[carried_object(record)[0]]
+            else:
+                target = self.resolver.resolve(session, record.device_address, record.interface,
+                                               record.interface_index, decision.definition.object)
             definition = decision.definition
             key = dedup_key(target.id, definition.alarm_type, definition.probable_cause, definition.specific_problem)
             items.append((record, decision, target, key))
@@ -241,6 +251,9 @@ class FaultEngine:
         doc["alarmChangedTime"] = rfc3339(moment)
         if record.text and not doc.get("flapping"):  # a flapping alarm's details say that it flaps
             doc["alarmDetails"] = record.text
+        crossed = _crossed_threshold(record)
+        if crossed is not None:
+            doc["crossedThresholdInformation"] = crossed
         if alarm.clear_requested_at is not None:  # raised again while its clear was held: still flapping
             alarm.clear_requested_at, alarm.clear_request_changed = None, True
 
@@ -251,12 +264,16 @@ class FaultEngine:
             "@type": "Alarm", "state": "raised", "alarmType": definition.alarm_type,
             "perceivedSeverity": decision.severity, "probableCause": definition.probable_cause,
             "specificProblem": definition.specific_problem, "alarmedObject": target.reference(),
-            "alarmedObjectType": target.referred_type or "Resource", "sourceSystemId": record.device_address,
+            "alarmedObjectType": target.referred_type or "Resource",
+            "sourceSystemId": record.device_address or REPORTING_SYSTEM,  # a record of ours names no device
             "reportingSystemId": REPORTING_SYSTEM, "alarmRaisedTime": rfc3339(moment),
             "alarmReportingTime": now, "alarmChangedTime": rfc3339(moment), "ackState": "unacknowledged",
             "isRootCause": True, "occurrenceCount": 1, "alarmedObjectResolved": target.resolved,
             "serviceAffecting": False,
         }
+        crossed = _crossed_threshold(record)
+        if crossed is not None:
+            doc["crossedThresholdInformation"] = crossed
         details = record.text or record.kind
         if raises >= self.settings.flap_threshold:
             doc["flapping"] = True

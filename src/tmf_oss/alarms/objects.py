@@ -20,6 +20,7 @@ from tmf_oss.inventory.model import DiscoveredResource, ResourceLinkRow, Resourc
 from tmf_oss.tmf.counts import CollectionCount
 
 CACHE_SECONDS = 30.0
+LOOKUP_CHUNK = 500  # ids per IN (...) list
 CONTAINS = "contains"
 PEER_RELATIONSHIPS = frozenset({"connectedTo", "connected", "peer", "link"})
 
@@ -70,6 +71,18 @@ class ObjectResolver:
         if known.device is not None:
             return known.device
         return AlarmedObject(address, address, None, False)
+
+    def resources(self, session: Session, named: dict[str, str | None]) -> dict[str, AlarmedObject]:
+        """The alarmed objects of records that name their TMF639 resource themselves (resource id -> the name the
+        record gives): one query per LOOKUP_CHUNK ids. Ids the inventory does not hold are kept, unresolved."""
+        found: dict[str, AlarmedObject] = {}
+        ordered = sorted(named)
+        for start in range(0, len(ordered), LOOKUP_CHUNK):
+            rows = session.execute(select(ResourceRow.id, ResourceRow.name, ResourceRow.type)
+                                   .where(ResourceRow.id.in_(ordered[start:start + LOOKUP_CHUNK]))).all()
+            found.update((ident, AlarmedObject(ident, name, type_name, True)) for ident, name, type_name in rows)
+        return {ident: found.get(ident) or AlarmedObject(ident, name or ident, None, False)
+                for ident, name in named.items()}
 
     def _device(self, session: Session, address: str) -> _Device:
         now = time.monotonic()

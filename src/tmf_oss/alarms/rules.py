@@ -18,6 +18,15 @@ first matching rule wins; the user's rules come before the built-in ones, so a u
 
 A record no rule matches still becomes an alarm (`indeterminate` unless the record says a severity), so nothing a
 device reports is lost; a record whose severity is `cleared` clears the matching alarm of the same kind.
+
+A record may also carry its own alarm, when its producer knows exactly what it means (performance thresholds):
+its `details` then hold the definition and the TMF639 resource it is about, and the rules are not asked —
+
+    details["alarm"] = {"alarmType": ..., "probableCause": ..., "specificProblem": ...}
+    details["alarmedObject"] = {"id": <TMF639 resource id>, "name": <optional>}
+    details["crossedThresholdInformation"] = {...}  # optional, copied into the alarm as it is
+
+The record's severity is the alarm's; `cleared` clears the alarm with the same definition on the same resource.
 """
 from __future__ import annotations
 
@@ -33,6 +42,10 @@ ALARM_TYPES = frozenset({"communicationsAlarm", "processingErrorAlarm", "environ
                          "qualityOfServiceAlarm", "equipmentAlarm", "integrityViolation", "operationalViolation",
                          "physicalViolation", "securityService", "mechanismViolation", "timeDomainViolation"})
 OBJECTS = frozenset({"interface", "device"})
+RESOURCE = "resource"  # the object of a carried alarm: the resource the record names
+CARRIED_ALARM = "alarm"
+CARRIED_OBJECT = "alarmedObject"
+CROSSED_THRESHOLD = "crossedThresholdInformation"
 RULE_KEYS = {"name", "kind", "kind_regex", "source", "severity", "raise", "clears"}
 RAISE_KEYS = {"alarmType", "probableCause", "specificProblem", "perceivedSeverity", "object"}
 
@@ -47,7 +60,7 @@ class AlarmDefinition:
     probable_cause: str
     specific_problem: str
     severity: str | None  # None: the record's own severity
-    object: str  # "interface" (when the record names one) or "device"
+    object: str  # "interface" (when the record names one), "device", or RESOURCE for a carried alarm
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,9 @@ class RuleSet:
         return cls(parse_rules(document, source=str(path)) + list(BUILT_IN))
 
     def decide(self, record: FaultRecord) -> Decision:
+        carried = carried_decision(record)
+        if carried is not None:
+            return carried
         for rule in self.rules:
             if rule.matches(record):
                 if rule.clears is not None:
@@ -142,6 +158,33 @@ class RuleSet:
                                      "interface")
         severity = _known_severity(record.severity)
         return Decision(definition, severity == "cleared", severity, "unmatched")
+
+
+def carried_object(record: FaultRecord) -> tuple[str, str | None] | None:
+    """(resource id, name) of the resource a record names itself, if it does."""
+    named = record.details.get(CARRIED_OBJECT) if isinstance(record.details, dict) else None
+    if not isinstance(named, dict) or not isinstance(named.get("id"), str) or not named["id"]:
+        return None
+    name = named.get("name")
+    return named["id"], name if isinstance(name, str) and name else None
+
+
+def carried_decision(record: FaultRecord) -> Decision | None:
+    """The decision a record carrying its own alarm makes; None for any other record (and for a carried
+    definition that is not usable: the rules decide then)."""
+    if carried_object(record) is None:
+        return None
+    alarm = record.details.get(CARRIED_ALARM)
+    if not isinstance(alarm, dict) or alarm.get("alarmType") not in ALARM_TYPES:
+        return None
+    cause = alarm.get("probableCause")
+    if not isinstance(cause, str) or not cause:
+        return None
+    problem = alarm.get("specificProblem")
+    definition = AlarmDefinition(alarm["alarmType"], cause, problem if isinstance(problem, str) and problem else cause,
+                                 None, RESOURCE)
+    severity = _known_severity(record.severity)
+    return Decision(definition, severity == "cleared", severity, "carried")
 
 
 def _known_severity(severity: str | None) -> str:

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -42,14 +42,23 @@ class FaultStore:
         """Write the faults in one transaction; returns how many were written. Seqs follow commit order across
         processes (on PostgreSQL the writers take turns on an advisory lock), so a consumer reading by seq
         (alarms/consumer.py) never passes a record that commits later."""
+        if not faults:
+            return 0
+        with self.db.transaction() as session:
+            written = self.record_in(session, faults)
+        return written
+
+    def record_in(self, session: Session, faults: list[FaultRecord]) -> int:
+        """Write the faults in the caller's transaction, with whatever else it writes (all or nothing); the
+        in-process consumer is woken when it commits. On PostgreSQL this takes the writers' lock until then:
+        call it as late in the transaction as possible."""
         rows = [_row(fault) for fault in faults]
         if not rows:
             return 0
-        with self.db.transaction() as session:
-            if self.db.dialect == "postgresql":
-                session.execute(_LOCK)
-            insert_rows(session.connection(), FAULTS, rows)
-        faults_written.notify()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_LOCK)
+        insert_rows(session.connection(), FAULTS, rows)
+        event.listen(session, "after_commit", lambda _session: faults_written.notify(), once=True)
         return len(rows)
 
     def after(self, session: Session, seq: int, limit: int) -> list[tuple[int, FaultRecord]]:
