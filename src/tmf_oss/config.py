@@ -81,6 +81,15 @@ class Settings:
     order_concurrency: int = 8
     order_lease_seconds: float = 30.0
     device_lock_wait_seconds: float = 10.0
+    # Performance management (performance/collector.py): run the collector inside `serve` and `worker`; how long
+    # a worker holds a collection job per claim; how many real seconds a minute of granularity lasts (60; less
+    # compresses time for a lab or a demo: 2 measures a g_1mn job every 2 s); how long raw values and the
+    # 15-minute / hourly roll-ups are kept.
+    run_collector: bool = True
+    pm_lease_seconds: float = 120.0
+    pm_seconds_per_minute: float = 60.0
+    pm_raw_retention_days: int = 7
+    pm_rollup_retention_days: int = 400
     swagger_ui: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 

@@ -69,9 +69,11 @@ def all_apis() -> list[ApiDefinition]:
     from tmf_oss.catalog.api import SERVICE_CATALOG_API
     from tmf_oss.inventory.api import INVENTORY_API
     from tmf_oss.ordering.api import SERVICE_ORDERING_API
+    from tmf_oss.performance.api import PERFORMANCE_API
     from tmf_oss.services.api import SERVICE_INVENTORY_API
 
-    return [INVENTORY_API, ALARM_API, SERVICE_INVENTORY_API, SERVICE_CATALOG_API, SERVICE_ORDERING_API]
+    return [INVENTORY_API, ALARM_API, SERVICE_INVENTORY_API, SERVICE_CATALOG_API, SERVICE_ORDERING_API,
+            PERFORMANCE_API]
 
 
 class Platform:

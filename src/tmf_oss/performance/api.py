@@ -3,10 +3,13 @@ the download routes) the app and worker are built from."""
 from __future__ import annotations
 
 from tmf_oss.performance import service
-from tmf_oss.performance.representation import JOB_V4_VIEW, V4_VIEW, V5_VIEW
+from tmf_oss.performance.representation import JOB_V4_VIEW, V5_VIEW, v4_view
 from tmf_oss.platform import ApiDefinition, EntityDefinition, VersionDefinition
 
-BOTH = {"v4": V4_VIEW, "v5": V5_VIEW}
+
+
+def both(entity: str) -> dict:
+    return {"v4": v4_view(entity), "v5": V5_VIEW}
 
 
 def _measurement_operations(platform, version, settings) -> dict:
@@ -31,14 +34,17 @@ PERFORMANCE_API = ApiDefinition(
                           requires_type=True),
     ),
     entities=(
-        EntityDefinition(service.INDICATOR_SPECIFICATION, "PerformanceIndicatorSpecification", BOTH,
+        EntityDefinition(service.INDICATOR_SPECIFICATION, "PerformanceIndicatorSpecification",
+                         both("PerformanceIndicatorSpecification"),
                          ("PerformanceIndicatorSpecification",)),
-        EntityDefinition(service.INDICATOR_GROUP_SPECIFICATION, "PerformanceIndicatorGroupSpecification", BOTH,
+        EntityDefinition(service.INDICATOR_GROUP_SPECIFICATION, "PerformanceIndicatorGroupSpecification",
+                         both("PerformanceIndicatorGroupSpecification"),
                          ("PerformanceIndicatorGroupSpecification",)),
         EntityDefinition(service.COLLECTION_JOB, "MeasurementCollectionJob", {"v4": JOB_V4_VIEW, "v5": V5_VIEW},
                          ("MeasurementCollectionJob",), bind=service.bind_job),
-        EntityDefinition(service.TRACKING_RECORD, "TrackingRecord", BOTH, ("TrackingRecord",)),
-        EntityDefinition(service.DATA_ACCESS_ENDPOINT, "DataAccessEndpoint", BOTH, ("DataAccessEndpoint",)),
+        EntityDefinition(service.TRACKING_RECORD, "TrackingRecord", both("TrackingRecord"), ("TrackingRecord",)),
+        EntityDefinition(service.DATA_ACCESS_ENDPOINT, "DataAccessEndpoint", both("DataAccessEndpoint"),
+                         ("DataAccessEndpoint",)),
     ),
     extra_operations=_measurement_operations,
     routes=_routes,

@@ -13,11 +13,12 @@ import io
 from datetime import timedelta
 
 import orjson
+from sqlalchemy import select
 from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from tmf_oss.db.base import rfc3339
+from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.performance.model import CollectionJobRow
 from tmf_oss.tmf.errors import bad_request, not_found
 from tmf_oss.tmf.query import parse_instant
@@ -80,9 +81,14 @@ def export_routes(platform) -> list[tuple[str, str, object, list[str]]]:
             job_id = request.path_params["job_id"]
             start_from, start_before = _bound(request, "from"), _bound(request, "to")
             with platform.db.reading() as session:
-                known = session.query(CollectionJobRow.id).filter(CollectionJobRow.id == job_id).first()
-                if known is None and not store.has_job(session, job_id):
-                    raise not_found("measurementCollectionJob", job_id)
+                known = session.execute(select(CollectionJobRow.id).where(CollectionJobRow.id == job_id)).first()
+                first, _ = store.query(session, job_id=job_id, limit=1, with_total=False)
+            if known is None and not first:
+                raise not_found("measurementCollectionJob", job_id)
+            if start_from is None:
+                start_from = first[0].start if first else utcnow()
+            if start_before is None:
+                start_before = utcnow() + timedelta(days=1)
 
             def rows():
                 with platform.db.reading() as session:

@@ -205,8 +205,9 @@ def check_job(session: Session, resources, job: dict, *, creating: bool) -> list
                 problems.append(f"monitored object '{ident}' is not a device or interface discovered on a managed "
                                 f"device, so it cannot be polled")
             elif indicators and usable[ident].scope not in scopes:
-                problems.append(f"monitored object '{ident}' is {'an interface' if usable[ident].interface else 'a device'}"
-                                f" and none of the job's indicators measure {usable[ident].scope}s")
+                kind = "an interface" if usable[ident].interface else "a device"
+                problems.append(f"monitored object '{ident}' is {kind} and none of the job's indicators measure "
+                                f"{usable[ident].scope}s")
     if problems:
         raise InvalidJob(problems)
     return indicators

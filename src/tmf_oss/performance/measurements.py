@@ -166,10 +166,12 @@ class MeasurementReader:
         criteria = self._criteria(request.query_params.multi_items())
         offset, limit = self._paging(offset, limit)
         order = self._order(sort)
-        jobs = criteria.get("job")
+        jobs = criteria.get("job") or set()
+        if len(jobs) > 1:
+            raise bad_request("measurementCollectionJob.id takes one job", reason="Invalid filter")
         with self.platform.db.reading() as session:
             rows, total = self.store.query(
-                session, job_ids=sorted(jobs) if jobs else None,
+                session, job_id=next(iter(jobs), None),
                 object_ids=sorted(criteria["object"]) if "object" in criteria else None,
                 indicator_ids=sorted(criteria["indicator"]) if "indicator" in criteria else None,
                 start_from=criteria.get("from"), start_before=criteria.get("before"), order=order,

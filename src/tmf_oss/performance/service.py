@@ -21,6 +21,7 @@ from tmf_oss.tmf.polymorphism import TypeFamily
 from tmf_oss.tmf.query import parse_instant
 
 SYSTEM_ID = "tmf-oss"
+V5_BASE_PATH = "/tmf-api/performanceManagement/v5"
 EXPORT_FORMATS = {"csv": "text/csv", "json": "application/json"}
 
 
@@ -80,9 +81,19 @@ INDICATOR_GROUP_SPECIFICATION = EntitySpec(
 
 # --- tracking records and data access endpoints (read-only, written by the server) -----------------------------
 
+def _job_characteristic(job_id: str) -> dict:
+    """How a tracking record or an endpoint says which job it belongs to (neither has a member for it)."""
+    return {"@type": "StringCharacteristic", "name": "measurementCollectionJob", "value": job_id,
+            "valueType": "string"}
+
+
+def _job_of(characteristics) -> str | None:
+    return next((c.get("value") for c in characteristics or ()
+                 if isinstance(c, dict) and c.get("name") == "measurementCollectionJob"), None)
+
+
 def _record_columns(record: dict) -> dict:
-    job = next((c.get("value") for c in record.get("characteristic") or ()
-                if isinstance(c, dict) and c.get("name") == "measurementCollectionJob"), None)
+    job = _job_of(record.get("characteristic"))
     try:
         moment = parse_instant(record["time"]) if record.get("time") else None
     except ValueError:
@@ -106,17 +117,14 @@ DATA_ACCESS_ENDPOINT = EntitySpec(
     family=TypeFamily(base="DataAccessEndpoint", known=frozenset({"DataAccessEndpoint"})),
     event_prefix="DataAccessEndpoint",
     columns={"name": "name"},
-    derived_columns=lambda endpoint: {"job_id": next(
-        (r.get("resource", {}).get("id") for r in endpoint.get("resourceRelationship") or ()
-         if isinstance(r, dict) and r.get("relationshipType") == "exports"), None)},
+    derived_columns=lambda endpoint: {"job_id": _job_of(endpoint.get("resourceCharacteristic"))},
 )
 
 
 def tracking_record(job_id: str, description: str, *, user: str | None = None) -> dict:
     record = {"@type": "TrackingRecord", "id": str(uuid.uuid4()), "time": jobs.now_text(), "systemId": SYSTEM_ID,
               "description": description,
-              "characteristic": [{"@type": "StringCharacteristic", "name": "measurementCollectionJob",
-                                  "value": job_id, "valueType": "string"}]}
+              "characteristic": [_job_characteristic(job_id)]}
     if user:
         record["user"] = user
     return record
@@ -143,9 +151,7 @@ def data_access_endpoints(job_id: str, base_url: str) -> list[tuple[str, dict]]:
             "description": "The job's measurements; 'from' and 'to' (RFC 3339) narrow the download to a time range.",
             "category": fmt, "apiType": "REST", "uri": base_url.rstrip("/") + export_path(job_id, fmt),
             "resourceStatus": "available", "operationalState": "enable",
-            "resourceRelationship": [{"@type": "ResourceRelationship", "relationshipType": "exports",
-                                      "resource": {"@type": "ResourceRef", "id": job_id,
-                                                   "@referredType": "MeasurementCollectionJob"}}],
+            "resourceCharacteristic": [_job_characteristic(job_id)],
         }))
     return endpoints
 
@@ -183,7 +189,9 @@ def bind_job(platform, spec: EntitySpec) -> EntitySpec:
         endpoints = data_access_endpoints(context.ident, context.base_url)
         platform.collection("tmf628", "dataAccessEndpoint").insert(
             session, endpoints, base_url=context.base_url, correlation_id=None, standard_only=True, announce=False)
-        job["dataAccessEndpoint"] = [{"id": ident, **endpoint} for ident, endpoint in endpoints]
+        api = context.base_url.rstrip("/") + V5_BASE_PATH
+        job["dataAccessEndpoint"] = [{"id": ident, "href": f"{api}/dataAccessEndpoint/{ident}", **endpoint}
+                                     for ident, endpoint in endpoints]
         add_tracking(session, platform, context.ident, job, "job created", base_url=context.base_url)
 
     def on_patch(session: Session, previous: dict, job: dict, context: WriteContext) -> None:
