@@ -104,8 +104,9 @@ class TimeSeriesStore:
     def __init__(self, db: Database):
         self.db = db
         self.postgresql = db.dialect == "postgresql"
-        # key -> (id, indicator name, object name, period): what pm_series holds, so a renamed object is noticed.
-        self._series: dict[SeriesKey, tuple[int, str, str, int]] = {}
+        # (job, object, indicator) -> (id, indicator name, object name, period): what pm_series holds, so a renamed
+        # object is noticed. Keyed by plain tuples: hashing one costs a fraction of a SeriesKey's (a Python call).
+        self._series: dict[tuple[str, str, str], tuple[int, str, str, int]] = {}
         dialect = db.engine.dialect
         # How SQLAlchemy writes a timestamp as SQLite text: values and bucket bounds must compare as text.
         self._sqlite_time = VALUES.c.start.type.dialect_impl(dialect).bind_processor(dialect)
@@ -118,7 +119,7 @@ class TimeSeriesStore:
         found: dict[SeriesKey, int] = {}
         unknown: dict[SeriesKey, tuple[str, str, int]] = {}
         for key, indicator_name, object_name, period_seconds in keys:
-            cached = self._series.get(key)
+            cached = self._series.get((key.job_id, key.object_id, key.indicator_id))
             if cached is not None and _same(cached, indicator_name, object_name, period_seconds):
                 found[key] = cached[0]
             else:
@@ -153,7 +154,7 @@ class TimeSeriesStore:
                     stored[key] = (series_id, *renamed)
             if changed:
                 session.execute(update(SERIES).where(SERIES.c.id == bindparam("b_id")), changed)
-        self._series.update(stored)
+        self._series.update(((key.job_id, key.object_id, key.indicator_id), ids) for key, ids in stored.items())
         return {key: stored[key][0] for key in wanted}
 
     def _select_series(self, session: Session, keys: Iterable[SeriesKey]) -> dict[SeriesKey, tuple]:
@@ -185,57 +186,64 @@ class TimeSeriesStore:
         earlier sample of the same series and start in the batch."""
         if not samples:
             return 0
-        infos: dict[SeriesKey, SeriesInfo] = {}
-        for sample in samples:
-            if sample.series not in infos:
-                infos[sample.series] = (sample.series, sample.indicator_name, sample.object_name, period_seconds)
-        ids = self.series_ids(infos.values())
-        if self.postgresql:
-            lines = self._copy_lines(samples, ids)
-            with self.db.transaction() as session:
-                _copy_or_upsert(session, "\n".join(lines.values()) + "\n")
-            return len(lines)
-        rows = self._sqlite_rows(samples, ids)
+        rows = self._value_rows(samples, period_seconds)
         with self.db.transaction() as session:
-            session.connection().exec_driver_sql(
-                "INSERT INTO pm_value (series_id, start, value, missing_reason) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (series_id, start) DO UPDATE SET value = excluded.value, "
-                "missing_reason = excluded.missing_reason", list(rows.values()))
+            if self.postgresql:
+                _copy_or_upsert(session, _copy_text(rows))
+            else:
+                session.connection().exec_driver_sql(
+                    "INSERT INTO pm_value (series_id, start, value, missing_reason) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (series_id, start) DO UPDATE SET value = excluded.value, "
+                    "missing_reason = excluded.missing_reason", rows)
         return len(rows)
 
-    def _copy_lines(self, samples: Sequence[Sample], ids: dict[SeriesKey, int]) -> dict[tuple, str]:
-        """One line of COPY text per (series, start), the last sample of each winning."""
-        lines: dict[tuple, str] = {}
-        start_texts: dict[datetime, str] = {}  # a round shares a handful of starts
-        for sample in samples:
-            series_id = ids[sample.series]
+    def _value_rows(self, samples: Sequence[Sample], period_seconds: int) -> list[tuple]:
+        """The pm_value rows of the samples: (series id, start as the database's text, value, missing reason);
+        of two samples of the same series and start, the later only."""
+        ids = self._ids_of(samples, period_seconds)
+        time_text = _postgresql_time if self.postgresql else self._sqlite_time_text
+        rows = []
+        texts: dict[datetime, str] = {}
+        last_start = last_text = None
+        for series_id, sample in zip(ids, samples):
             start = sample.start
-            start_text = start_texts.get(start)
-            if start_text is None:
-                start_text = start_texts[start] = _utc(start).isoformat()
+            if start is not last_start:  # a round shares one start (object): one conversion
+                last_text = texts.get(start)
+                if last_text is None:
+                    last_text = texts[start] = time_text(start)
+                last_start = start
             value = sample.value
             if value is not None and value == value:
-                lines[series_id, start] = f"{series_id}\t{start_text}\t{float(value)!r}\t\\N"
+                rows.append((series_id, last_text, float(value), None))
             else:
-                reason = _reason(sample)
-                lines[series_id, start] = f"{series_id}\t{start_text}\t\\N\t{_copy_escaped(reason)}"
-        return lines
-
-    def _sqlite_rows(self, samples: Sequence[Sample], ids: dict[SeriesKey, int]) -> dict[tuple, tuple]:
-        rows: dict[tuple, tuple] = {}
-        start_texts: dict[datetime, str] = {}
-        for sample in samples:
-            series_id = ids[sample.series]
-            start = sample.start
-            start_text = start_texts.get(start)
-            if start_text is None:
-                start_text = start_texts[start] = self._sqlite_time(_utc(start))
-            value = sample.value
-            if value is not None and value == value:
-                rows[series_id, start] = (series_id, start_text, float(value), None)
-            else:
-                rows[series_id, start] = (series_id, start_text, None, _reason(sample))
+                rows.append((series_id, last_text, None, _reason(sample)))
+        if len(set(ids)) < len(ids):  # a series twice: maybe the same start twice, which one statement refuses
+            rows = list({(row[0], row[1]): row for row in rows}.values())
         return rows
+
+    def _ids_of(self, samples: Sequence[Sample], period_seconds: int) -> list[int]:
+        """Each sample's series id: from memory, unless the series is new to this process or was renamed."""
+        cache = self._series
+        ids: list = []
+        unknown: dict[SeriesKey, SeriesInfo] = {}
+        for sample in samples:
+            key = sample.series
+            cached = cache.get((key.job_id, key.object_id, key.indicator_id))
+            if (cached is not None and cached[3] == period_seconds
+                    and (cached[1] == sample.indicator_name or not sample.indicator_name)
+                    and (cached[2] == sample.object_name or not sample.object_name)):
+                ids.append(cached[0])
+            else:
+                ids.append(None)
+                unknown[sample.series] = (sample.series, sample.indicator_name, sample.object_name, period_seconds)
+        if unknown:
+            resolved = self.series_ids(unknown.values())
+            ids = [resolved[sample.series] if series_id is None else series_id
+                   for series_id, sample in zip(ids, samples)]
+        return ids
+
+    def _sqlite_time_text(self, moment: datetime) -> str:
+        return self._sqlite_time(_utc(moment))
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -425,6 +433,19 @@ ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
     value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
     value_last = excluded.value_last
 """
+
+
+def _postgresql_time(moment: datetime) -> str:
+    return _utc(moment).isoformat()
+
+
+def _copy_text(rows: list[tuple]) -> str:
+    """Value rows in COPY's text format."""
+    lines = [f"{series_id}\t{start}\t{value!r}\t\\N" if value is not None
+             else f"{series_id}\t{start}\t\\N\t{_copy_escaped(reason)}"
+             for series_id, start, value, reason in rows]
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _copy_or_upsert(session: Session, copy_text: str) -> None:
