@@ -84,6 +84,11 @@ class FaultConsumer:
     def run_once(self) -> int:
         """Apply the next batch of records; returns how many it held (0: none waiting)."""
         with self.db.transaction() as session:
+            if self.db.dialect != "postgresql":
+                # SQLite has no row lock and takes a transaction's write lock at its first write only: without
+                # this, two consumers would read the same progress and apply the same records twice.
+                session.execute(update(FaultProgress).where(FaultProgress.name == PROGRESS)
+                                .values(last_seq=FaultProgress.last_seq))
             progress = session.execute(select(FaultProgress.last_seq).where(FaultProgress.name == PROGRESS)
                                        .with_for_update()).scalar()
             if progress is None:
