@@ -30,6 +30,7 @@ log = logging.getLogger("tmf_oss.performance.partitions")
 
 PARENT = "pm_value"
 DEFAULT_PARTITION = "pm_value_default"
+START_INDEX = "ix_pm_value_start"
 _NAME = re.compile(r"^pm_value_p(\d{8})$")
 _PARTITIONS_LOCK = 628_000_001  # pg_advisory_xact_lock key: partition maintenance, one process at a time
 # Detaching a partition needs an exclusive lock on pm_value for an instant; waiting behind a long read (an export)
@@ -131,6 +132,22 @@ def _drop(db: Database, day: date) -> bool:
                     name, DROP_LOCK_TIMEOUT)
         return False
     return True
+
+
+def summarize(db: Database) -> None:
+    """Bring the BRIN summaries of pm_value.start up to date with the rows written since the last time.
+
+    A block range written after its summary was made is not summarized, and a time-range scan (roll-ups, exports)
+    has to read it whole. Autovacuum summarizes new ranges when it runs; maintenance does it as well, so the
+    index works also where autovacuum is off or late. Only the new ranges are read."""
+    if db.dialect != "postgresql":
+        return
+    with db.transaction() as session:
+        indexes = session.execute(text(
+            "SELECT CAST(inhrelid AS regclass)::text FROM pg_inherits WHERE inhparent = CAST(:index AS regclass)"),
+            {"index": START_INDEX}).scalars().all()
+        for index in indexes:
+            session.execute(text("SELECT brin_summarize_new_values(CAST(:index AS regclass))"), {"index": index})
 
 
 def _take_turn(session: Session) -> None:

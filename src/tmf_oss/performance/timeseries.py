@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select, text, true, update
+from sqlalchemy import and_, bindparam, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,14 +25,15 @@ from sqlalchemy.orm import Session
 from tmf_oss.db.base import as_utc, utcnow
 from tmf_oss.db.engine import Database
 from tmf_oss.performance import partitions
+from tmf_oss.performance import rollups as buckets  # not "rollups": the store has a method of that name
+from tmf_oss.performance.rollups import Rollup
 from tmf_oss.performance.samples import Sample, SeriesKey
 from tmf_oss.performance.timeseries_model import (
-    MISSING_REASON_LENGTH, NAME_LENGTH, ROLLUP_PERIODS, PmRollup, PmSeries, PmValue,
+    MISSING_REASON_LENGTH, NAME_LENGTH, PmSeries, PmValue,
 )
 
 SERIES = PmSeries.__table__
 VALUES = PmValue.__table__
-ROLLUPS = PmRollup.__table__
 
 RAW_RETENTION_DAYS = 7
 ROLLUP_RETENTION_DAYS = 400
@@ -67,18 +68,6 @@ class MeasuredValue(NamedTuple):
         return measurement_id(self.series_id, self.start)
 
 
-class Rollup(NamedTuple):
-    series_id: int
-    period_seconds: int
-    start: datetime
-    interval_count: int  # intervals stored, missing ones included
-    missing_count: int
-    value_sum: float | None
-    value_min: float | None
-    value_max: float | None
-    value_last: float | None  # the latest value present in the bucket
-
-
 @dataclass
 class MaintenanceReport:
     partitions_created: list[date] = field(default_factory=list)
@@ -108,7 +97,7 @@ class TimeSeriesStore:
         # object is noticed. Keyed by plain tuples: hashing one costs a fraction of a SeriesKey's (a Python call).
         self._series: dict[tuple[str, str, str], tuple[int, str, str, int]] = {}
         dialect = db.engine.dialect
-        # How SQLAlchemy writes a timestamp as SQLite text: values and bucket bounds must compare as text.
+        # How SQLAlchemy writes a timestamp as SQLite text: what write() sends must compare with what it reads.
         self._sqlite_time = VALUES.c.start.type.dialect_impl(dialect).bind_processor(dialect)
 
     # --- series ------------------------------------------------------------------------------------------------
@@ -317,15 +306,8 @@ class TimeSeriesStore:
 
     def rollups(self, session: Session, series_ids: Sequence[int], period_seconds: int, *,
                 start_from: datetime | None = None, start_before: datetime | None = None) -> list[Rollup]:
-        """The roll-ups of the given series and period, by series then bucket start."""
-        statement = select(ROLLUPS).where(ROLLUPS.c.series_id.in_(list(series_ids)),
-                                          ROLLUPS.c.period_seconds == period_seconds)
-        if start_from is not None:
-            statement = statement.where(ROLLUPS.c.start >= _utc(start_from))
-        if start_before is not None:
-            statement = statement.where(ROLLUPS.c.start < _utc(start_before))
-        rows = session.execute(statement.order_by(ROLLUPS.c.series_id, ROLLUPS.c.start))
-        return [Rollup(row.series_id, row.period_seconds, _utc(row.start), *row[3:]) for row in rows]
+        """The roll-ups of the given series and period (900 or 3600 s), by series then bucket start."""
+        return buckets.read(session, series_ids, period_seconds, start_from=start_from, start_before=start_before)
 
     def export_rows(self, session: Session, job_id: str, start_from: datetime,
                     start_before: datetime) -> Iterator[MeasuredValue]:
@@ -349,36 +331,11 @@ class TimeSeriesStore:
 
     # --- maintenance -------------------------------------------------------------------------------------------
 
-    def rollup(self, now: datetime, *, since: datetime | None = None, grace: timedelta = timedelta(minutes=5),
+    def rollup(self, now: datetime, *, since: datetime | None = None, grace: timedelta = buckets.GRACE,
                backfill: timedelta = timedelta(days=RAW_RETENTION_DAYS)) -> int:
-        """Roll up every 15-minute and hourly bucket that ended at least `grace` before `now` and comes after the
-        newest bucket already rolled up (or, the first time, within `backfill` of now); from `since` instead
-        when given (to take in values written late). Idempotent: a bucket rolled up again is overwritten.
-        Values arriving later than `grace` after their bucket ended are not in its roll-up unless asked with
-        `since`. Returns how many roll-up rows were written."""
-        now = _utc(now)
-        written = 0
-        for period in ROLLUP_PERIODS:
-            with self.db.transaction() as session:
-                if self.postgresql:
-                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROLLUP_LOCK})
-                end = _floor(now - grace, period)
-                if since is not None:
-                    begin = _floor(_utc(since), period)
-                else:
-                    done = session.execute(select(func.max(ROLLUPS.c.start))
-                                           .where(ROLLUPS.c.period_seconds == period)).scalar()
-                    begin = _floor(now - backfill, period)
-                    if done is not None:
-                        begin = max(begin, _utc(done) + timedelta(seconds=period))
-                if begin >= end:
-                    continue
-                sql = _ROLLUP_POSTGRESQL if self.postgresql else _ROLLUP_SQLITE
-                parameters = {"period": period, "begin": begin, "end": end}
-                if not self.postgresql:
-                    parameters.update(begin=self._sqlite_time(begin), end=self._sqlite_time(end))
-                written += session.execute(text(sql), parameters).rowcount
-        return written
+        """Roll up the 15-minute and hourly buckets completed (`grace` ago) since the last roll-up; from `since`
+        on when given. Returns how many roll-up rows were written. See rollups.py."""
+        return buckets.roll_up(self.db, now, since=since, grace=grace, backfill=backfill)
 
     def maintain(self, now: datetime, raw_retention_days: int = RAW_RETENTION_DAYS,
                  rollup_retention_days: int = ROLLUP_RETENTION_DAYS) -> MaintenanceReport:
@@ -386,53 +343,11 @@ class TimeSeriesStore:
         the buckets just completed, then expiry of raw values and of roll-ups."""
         report = MaintenanceReport()
         report.partitions_created = partitions.ensure_partitions(self.db, now)
+        partitions.summarize(self.db)  # the roll-up reads the newest values by time
         report.rollups_written = self.rollup(now, backfill=timedelta(days=raw_retention_days))
         report.partitions_dropped = partitions.drop_expired(self.db, now, raw_retention_days)
-        with self.db.transaction() as session:
-            report.rollups_deleted = session.execute(ROLLUPS.delete().where(
-                ROLLUPS.c.start < _utc(now) - timedelta(days=rollup_retention_days))).rowcount
+        report.rollups_deleted = buckets.expire(self.db, now, rollup_retention_days)
         return report
-
-
-_ROLLUP_LOCK = 628_000_002  # pg_advisory_xact_lock key: one roll-up at a time, so both see the same progress
-
-# Buckets are aligned on the Unix epoch. "last" is the latest value present in the bucket.
-_ROLLUP_POSTGRESQL = """
-INSERT INTO pm_rollup (series_id, period_seconds, start, interval_count, missing_count, value_sum, value_min,
-                       value_max, value_last)
-SELECT series_id, :period, to_timestamp(floor(extract(epoch FROM start) / :period) * :period) AS bucket,
-       count(*), count(*) - count(value), sum(value), min(value), max(value),
-       (array_agg(value ORDER BY start DESC) FILTER (WHERE value IS NOT NULL))[1]
-FROM pm_value
-WHERE start >= :begin AND start < :end
-GROUP BY series_id, bucket
-ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
-    interval_count = excluded.interval_count, missing_count = excluded.missing_count,
-    value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
-    value_last = excluded.value_last
-"""
-
-# SQLite keeps timestamps as text in SQLAlchemy's format ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): buckets are
-# written the same way, so they compare and read back like any other timestamp.
-_ROLLUP_SQLITE = """
-INSERT INTO pm_rollup (series_id, period_seconds, start, interval_count, missing_count, value_sum, value_min,
-                       value_max, value_last)
-SELECT series_id, :period, strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepoch'),
-       count(*), count(*) - count(value), sum(value), min(value), max(value),
-       (SELECT latest.value FROM pm_value AS latest
-        WHERE latest.series_id = bucketed.series_id AND latest.value IS NOT NULL
-          AND latest.start >= strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepoch')
-          AND latest.start < strftime('%Y-%m-%d %H:%M:%S.000000', bucket + :period, 'unixepoch')
-        ORDER BY latest.start DESC LIMIT 1)
-FROM (SELECT series_id, value, CAST(strftime('%s', start) AS INTEGER) / :period * :period AS bucket
-      FROM pm_value WHERE start >= :begin AND start < :end) AS bucketed
-WHERE true  -- SQLite needs a WHERE before an upsert's ON CONFLICT, so ON is not read as a join's
-GROUP BY series_id, bucket
-ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
-    interval_count = excluded.interval_count, missing_count = excluded.missing_count,
-    value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
-    value_last = excluded.value_last
-"""
 
 
 def _postgresql_time(moment: datetime) -> str:
@@ -552,9 +467,3 @@ def _utc(moment: datetime | None) -> datetime | None:
     # SQLite keeps the wall-clock time and drops the zone: every timestamp goes in (and comes out) as UTC.
     moment = as_utc(moment)
     return None if moment is None else moment.astimezone(timezone.utc)
-
-
-def _floor(moment: datetime, seconds: int) -> datetime:
-    """The start of the `seconds`-long bucket, aligned on the Unix epoch, holding `moment`."""
-    epoch = int(moment.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc)
