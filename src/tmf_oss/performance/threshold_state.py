@@ -9,16 +9,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import MetaData, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import as_utc, utcnow
+from tmf_oss.db.bulk import insert_rows
 from tmf_oss.performance.threshold_model import ThresholdRow, ThresholdStateRow
 
 THRESHOLD_LOCK = 628_000_013  # pg_advisory_xact_lock key
 LOOKUP_CHUNK = 500  # ids per IN (...) list
 STATES = ThresholdStateRow.__table__
+STATE_COLUMNS = ("crossed", "warned", "alarm_problem", "warning_problem", "last_value", "last_at", "points",
+                 "updated_at")  # what an upsert rewrites
+COPY_MIN_ROWS = 32  # fewer go as plain statements: the scratch table costs more than it saves
+SCRATCH = STATES.to_metadata(MetaData(), name="pm_threshold_state_scratch")
 
 
 @dataclass
@@ -37,11 +42,11 @@ class ObjectState:
     def key(self) -> tuple[str, str]:
         return self.threshold_id, self.object_id
 
-    def row(self) -> dict:
+    def row(self, now: datetime) -> dict:
         return {"threshold_id": self.threshold_id, "object_id": self.object_id, "crossed": self.crossed,
                 "warned": self.warned, "alarm_problem": self.alarm_problem, "warning_problem": self.warning_problem,
                 "last_value": self.last_value, "last_at": self.last_at, "points": self.points,
-                "updated_at": utcnow()}
+                "updated_at": now}
 
 
 def lock_thresholds(session: Session) -> None:
@@ -73,15 +78,27 @@ def states_of(session: Session, threshold_id: str) -> list[ObjectState]:
 
 
 def save_states(session: Session, states: list[ObjectState]) -> None:
-    """Insert or update these states: one statement per thousand or so."""
+    """Insert or update these states. Many on PostgreSQL: COPY into a scratch table, then one upsert from it
+    (psycopg2 sends an executemany row by row); otherwise one prepared upsert executed for each."""
     if not states:
         return
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert(STATES) if dialect == "postgresql" else sqlite.insert(STATES))
-    columns = [name for name in states[0].row() if name not in ("threshold_id", "object_id")]
-    statement = statement.on_conflict_do_update(index_elements=["threshold_id", "object_id"],
-                                                set_={name: statement.excluded[name] for name in columns})
-    session.execute(statement, [state.row() for state in states])
+    now = utcnow()
+    rows = [state.row(now) for state in states]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres or len(rows) < COPY_MIN_ROWS:
+        statement = (postgresql.insert(STATES) if postgres else sqlite.insert(STATES))
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["threshold_id", "object_id"],
+            set_={name: statement.excluded[name] for name in STATE_COLUMNS}), rows)
+        return
+    connection = session.connection()
+    connection.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{SCRATCH.name}" ON COMMIT DELETE ROWS AS '
+                               f'SELECT * FROM "{STATES.name}" WITH NO DATA')
+    insert_rows(connection, SCRATCH, rows)
+    assignments = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in STATE_COLUMNS)
+    columns = ", ".join(f'"{column.name}"' for column in STATES.columns)
+    connection.exec_driver_sql(f'INSERT INTO "{STATES.name}" ({columns}) SELECT {columns} FROM "{SCRATCH.name}" '
+                               f'ON CONFLICT (threshold_id, object_id) DO UPDATE SET {assignments}')
 
 
 def forget_states(session: Session, threshold_id: str) -> None:
