@@ -25,6 +25,8 @@ from tmf_oss.events.admin_api import admin_routes
 from tmf_oss.events.hub_api import HubHandlers
 from tmf_oss.events.subscriptions import Subscriptions
 from tmf_oss.performance.metrics import prometheus_lines as performance_metrics
+from tmf_oss.performance.service import known_indicator
+from tmf_oss.performance.threshold_api import threshold_routes
 from tmf_oss.platform import SPECS_DIR, Platform
 from tmf_oss.southbound.admin_api import fault_routes
 from tmf_oss.tmf.errors import ERROR_MEDIA_TYPE, TmfError, error_document
@@ -156,7 +158,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.add_url_rule("/", "index", _index_handler(platform), methods=["GET"])
     if settings.admin_api:
         routes = admin_routes(platform.db, more_metrics=[fault_engine_metrics, performance_metrics]) + \
-            fault_routes(platform.db)
+            fault_routes(platform.db) + threshold_routes(
+                platform.db, platform.collection("tmf639", "resource"),
+                known_indicator=lambda ident: known_indicator(platform.db, ident), settings=settings)
         for path, name, handler, methods in routes:
             app.add_url_rule(path, name, handler, methods=methods)
     app.add_error_handler(TmfError, _on_tmf_error)

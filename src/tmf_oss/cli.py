@@ -68,16 +68,19 @@ def serve(ctx, host, port, database_url, workers, public_base_url, dispatcher, m
 @click.pass_context
 def worker(ctx, database_url) -> None:
     """Run the background work without serving HTTP: event delivery; service order delivery
-    (TMF_OSS_RUN_ORCHESTRATOR); rediscovery of the devices file (TMF_OSS_DEVICES_FILE); fault receivers
-    (TMF_OSS_RUN_RECEIVERS). Several may run on PostgreSQL."""
+    (TMF_OSS_RUN_ORCHESTRATOR); performance measurement collection (TMF_OSS_RUN_COLLECTOR); rediscovery of
+    the devices file (TMF_OSS_DEVICES_FILE); fault receivers (TMF_OSS_RUN_RECEIVERS). Several may run on PostgreSQL."""
     settings = _settings(ctx, database_url=database_url)
     from tmf_oss.events.loop import start_dispatch_loop
     from tmf_oss.platform import Platform
 
     from tmf_oss.catalog.seed import ensure_catalog
 
+    from tmf_oss.performance.seed import ensure_indicators
+
     platform = Platform(settings)
     ensure_catalog(platform)
+    ensure_indicators(platform)
     loop = start_dispatch_loop(platform)
     receivers = schedule = None
     if settings.run_receivers:
@@ -96,6 +99,11 @@ def worker(ctx, database_url) -> None:
         from tmf_oss.ordering.orchestrator import start_orchestrator
 
         orchestrator = start_orchestrator(platform, settings)
+    collection = []
+    if settings.run_collector:
+        from tmf_oss.performance.collector import start_collector
+
+        collection = start_collector(platform, settings, alarms=receivers is None)
     if settings.devices_file:
         from tmf_oss.inventory.discovery_schedule import DiscoverySchedule
 
@@ -104,10 +112,11 @@ def worker(ctx, database_url) -> None:
     click.echo(f"tmf-oss worker {loop.owner} delivering events"
                f"{', receiving faults' if receivers else ''}"
                f"{', delivering service orders' if orchestrator else ''}"
+               f"{', collecting performance measurements' if collection else ''}"
                f"{', rediscovering ' + settings.devices_file if schedule else ''}; Ctrl-C to stop")
     _wait_for_signal()
     loop.close()
-    for service in (receivers, schedule, orchestrator):
+    for service in (receivers, schedule, orchestrator, *collection):
         if service is not None:
             service.close()
     platform.close()

@@ -22,6 +22,10 @@ def _start_background(settings: Settings) -> list:
         from tmf_oss.ordering.orchestrator import start_orchestrator
 
         services.append(start_orchestrator(platform, settings))
+    if settings.run_collector:
+        from tmf_oss.performance.collector import start_collector
+
+        services.extend(start_collector(platform, settings))
     return services
 
 
@@ -30,9 +34,12 @@ def _load_catalog(settings: Settings) -> None:
     from tmf_oss.catalog.seed import ensure_catalog
     from tmf_oss.platform import Platform
 
+    from tmf_oss.performance.seed import ensure_indicators
+
     platform = Platform(settings)
     try:
         ensure_catalog(platform)
+        ensure_indicators(platform)
     finally:
         platform.close()
 

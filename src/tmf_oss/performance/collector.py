@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ log = logging.getLogger("tmf_oss.performance.collector")
 RUNNABLE = ("acknowledged", "inProgress")
 TICK_SECONDS = 1.0  # at most this long between looks for due jobs
 RETRY_AFTER_ERROR_SECONDS = 30.0
+MAINTENANCE_SECONDS = 300.0
 
 
 @dataclass
@@ -61,14 +63,19 @@ class Collector:
         from tmf_oss.performance.timeseries import TimeSeriesStore
 
         self.store = TimeSeriesStore(platform.db)
+        # What the alarms of threshold crossings say about the indicator and the job, as last planned.
+        self._units: dict[str, str | None] = {}
+        self._granularities: dict[str, str | None] = {}
         if thresholds is None:
-            from tmf_oss.performance.thresholds import ThresholdEvaluator
+            from tmf_oss.performance.thresholds import threshold_evaluator
 
-            thresholds = ThresholdEvaluator(platform.db)
+            thresholds = threshold_evaluator(platform, indicator_unit=self._units.get,
+                                             job_granularity=self._granularities.get)
         self.thresholds = thresholds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._adapter = None
+        self._next_maintenance = 0.0
 
     # --- running ---------------------------------------------------------------------------------------
 
@@ -91,11 +98,21 @@ class Collector:
             while not self._stop.is_set():
                 try:
                     await self.run_due()
+                    await self._maintain()
                 except Exception:  # keep going through a database restart
                     log.exception("collection round failed")
                 await asyncio.sleep(self._pause())
         finally:
             self._adapter.close()
+
+    async def _maintain(self) -> None:
+        """Partitions ahead, roll-ups of finished buckets, expired values dropped: every few minutes, off the
+        event loop (it may take a while on a large store)."""
+        if time.monotonic() < self._next_maintenance:
+            return
+        self._next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
+        await asyncio.to_thread(self.store.maintain, utcnow(), self.settings.pm_raw_retention_days,
+                                self.settings.pm_rollup_retention_days)
 
     def _pause(self) -> float:
         with self.db.reading() as session:
@@ -190,6 +207,8 @@ class Collector:
                 report.state = "failed"
                 return None
             monitored = list(objects.measurable(session, ids).values())
+        self._granularities[job_id] = job.get("granularity")
+        self._units.update((indicator.id, indicator.unit) for indicator in indicators)
         boundary = self.clock.interval_start(now, step)
         return JobRound(job_id, indicators, monitored, step, boundary - timedelta(seconds=step))
 
@@ -231,5 +250,12 @@ class Collector:
                             .values(lease_owner=None, lease_until=None, next_run_at=next_run_at))
 
 
-def start_collector(platform, settings) -> Collector:
-    return Collector(platform, settings).start()
+def start_collector(platform, settings, *, alarms: bool = True) -> list:
+    """The collector, and (`alarms`) the fault engine's consumer that turns threshold crossings into alarms, for
+    a process that does not run the fault receivers (which run it already)."""
+    services: list = [Collector(platform, settings).start()]
+    if alarms:
+        from tmf_oss.performance.alarm_feed import start_threshold_alarms
+
+        services.append(start_threshold_alarms(platform, settings))
+    return services

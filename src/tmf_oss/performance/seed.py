@@ -38,3 +38,4 @@ def ensure_indicators(platform, *, base_url: str = "") -> list[str]:
     if created:
         log.info("performance indicators: created %s", ", ".join(created))
     return created
+

@@ -41,6 +41,13 @@ def _check_derivation(spec: dict) -> None:
         raise bad_request(f"derivationAlgorithm: {error}", reason="Invalid derivation") from None
 
 
+def known_indicator(db, ident: str) -> bool:
+    """Whether a performance indicator specification with this id exists (thresholds name one)."""
+    with db.reading() as session:
+        return session.execute(select(IndicatorSpecificationRow.id)
+                               .where(IndicatorSpecificationRow.id == ident)).first() is not None
+
+
 INDICATOR_SPECIFICATION = EntitySpec(
     name="performanceIndicatorSpecification",
     api="tmf628",
