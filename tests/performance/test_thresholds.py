@@ -12,6 +12,7 @@ from tmf_oss.alarms.consumer import FaultConsumer
 from tmf_oss.alarms.engine import FaultEngine
 from tmf_oss.alarms.rules import RuleSet
 from tmf_oss.inventory.model import DiscoveredResource
+from tmf_oss.performance.alarm_feed import start_threshold_alarms
 from tmf_oss.performance.samples import Sample, SeriesKey
 from tmf_oss.performance.threshold import Forecast, Threshold
 from tmf_oss.performance.threshold_model import ThresholdStateRow
@@ -116,6 +117,8 @@ def test_a_rising_series_raises_one_alarm_kept_between_the_levels_and_cleared_be
         "up", "g_1mn", INDICATOR, "85")
     assert "raise level 80" in crossed["thresholdCrossingDescription"]
     assert alarm["alarmRaisedTime"] == (series.next).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    v4 = client.get(f"/tmf-api/alarmManagement/v4/alarm/{alarm['id']}")  # the responses are validated
+    assert v4.status_code == 200 and v4.json()["crossedThresholdInformation"]["threshold"]["id"] == busy.id
 
     result = pipeline.evaluate(series(95, 75, 71))  # still crossed, then between the levels: no change
     assert (result.raised, result.cleared) == (0, 0)
@@ -303,3 +306,17 @@ def test_a_second_consumer_beside_the_receivers_one_applies_nothing_twice(client
     found = alarms(client)
     assert len(found) == 400 and {a["occurrenceCount"] for a in found} == {1}
     assert sorted(a["state"] for a in found) == ["cleared"] * 300 + ["raised"] * 100
+
+
+def test_start_threshold_alarms_turns_crossings_into_alarms_in_the_background(client, app, settings):
+    threshold(app, object_ids=("port-1",))
+    feed = start_threshold_alarms(app.platform, settings)
+    try:
+        threshold_evaluator(app.platform).evaluate(Series("port-1")(99))
+        deadline = time.monotonic() + 15
+        while not alarms(client) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        feed.close()
+    (alarm,) = alarms(client)
+    assert alarm["probableCause"] == "thresholdCrossed"
