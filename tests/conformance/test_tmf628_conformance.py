@@ -44,9 +44,8 @@ Two known problems of the official files are allowed for, and only those.
   checks of groups validate v4 answers against the group schema without its `required`, and
   `test_v4_fields_leave_out_required_members` shows that the member left out is the only difference.
 
-The official documents define events for jobs and measurements only.  Our hub also sends create, change and delete
-events about indicator specifications and groups, which no listener operation of either document (nor of ours)
-defines: the event checks of those two entities report it as an expected failure (xfail) naming the event types.
+The official documents define events for jobs and measurements only: the event checks of indicator specifications
+and groups make sure the hub sends nothing about them that no listener operation defines.
 """
 
 from __future__ import annotations
@@ -353,11 +352,7 @@ class UndefinedEventsAreAKnownDefect:
             finally:
                 client.delete(f"{self.hub}/{subscription['id']}")
         problems = listener_event_problems(client, events)
-        undefined = [problem for problem in problems if "has no listener for event type" in problem]
-        assert not [problem for problem in problems if problem not in undefined], "\n".join(problems)
-        if undefined:
-            pytest.xfail("known server defect: the hub sends events the official TMF628 document does not "
-                         "define:\n" + "\n".join(undefined))
+        assert not problems, "\n".join(problems)
 
 
 class PerformanceEntity(EntityConformance):

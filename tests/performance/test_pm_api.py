@@ -107,6 +107,12 @@ def test_a_job_is_acknowledged_with_its_endpoints_and_tracking_record(client, pl
     assert [record["id"] for record in records] == [body["trackingRecord"][0]["id"]]
     v4 = client.get(f"{PM4}/measurementCollectionJob/{body['id']}")
     assert v4.status_code == 200 and v4.json()["executionState"] == "acknowledged"
+    # A job's records and endpoints are found by the job's id.
+    other = client.post(f"{PM5}/measurementCollectionJob", json=job(["ifInBitRate"], [port])).json()["id"]
+    mine = client.get(f"{PM5}/trackingRecord", params={"characteristic.value": body["id"]}).json()
+    assert [record["id"] for record in mine] == [body["trackingRecord"][0]["id"]]
+    theirs = client.get(f"{PM5}/dataAccessEndpoint", params={"resourceCharacteristic.value": other}).json()
+    assert sorted(endpoint["category"] for endpoint in theirs) == ["csv", "json"]
 
 
 def test_a_v4_job_has_one_schedule_definition_and_v5_a_list(client, platform, port):

@@ -51,6 +51,7 @@ def known_indicator(db, ident: str) -> bool:
 INDICATOR_SPECIFICATION = EntitySpec(
     name="performanceIndicatorSpecification",
     api="tmf628",
+    events=False,  # TMF628 defines no events for it
     model=IndicatorSpecificationRow,
     family=TypeFamily(base="PerformanceIndicatorSpecification",
                       known=frozenset({"PerformanceIndicatorSpecification"})),
@@ -76,6 +77,7 @@ def _check_group_members(session: Session, group: dict) -> None:
 INDICATOR_GROUP_SPECIFICATION = EntitySpec(
     name="performanceIndicatorGroupSpecification",
     api="tmf628",
+    events=False,  # TMF628 defines no events for it
     model=IndicatorGroupSpecificationRow,
     family=TypeFamily(base="PerformanceIndicatorGroupSpecification",
                       known=frozenset({"PerformanceIndicatorGroupSpecification"})),
@@ -111,6 +113,7 @@ def _record_columns(record: dict) -> dict:
 TRACKING_RECORD = EntitySpec(
     name="trackingRecord",
     api="tmf628",
+    events=False,  # TMF628 defines no events for it
     model=TrackingRecordRow,
     family=TypeFamily(base="TrackingRecord", known=frozenset({"TrackingRecord"})),
     event_prefix="TrackingRecord",
@@ -120,6 +123,7 @@ TRACKING_RECORD = EntitySpec(
 DATA_ACCESS_ENDPOINT = EntitySpec(
     name="dataAccessEndpoint",
     api="tmf628",
+    events=False,  # TMF628 defines no events for it
     model=DataAccessEndpointRow,
     family=TypeFamily(base="DataAccessEndpoint", known=frozenset({"DataAccessEndpoint"})),
     event_prefix="DataAccessEndpoint",
@@ -144,7 +148,7 @@ def add_tracking(session: Session, platform, job_id: str, job: dict, description
     ident = record["id"]
     platform.collection("tmf628", "trackingRecord").insert(
         session, [(ident, {k: v for k, v in record.items() if k != "id"})], base_url=base_url,
-        correlation_id=None, standard_only=True, announce=False)
+        correlation_id=None)
     job["trackingRecord"] = [*(job.get("trackingRecord") or []), record]
 
 
@@ -194,8 +198,10 @@ def bind_job(platform, spec: EntitySpec) -> EntitySpec:
     def on_insert(session: Session, job: dict, context: WriteContext) -> None:
         jobs.check_job(session, resources, job, creating=True)
         endpoints = data_access_endpoints(context.ident, context.base_url)
+        # Their characteristic (a StringCharacteristic, which this TMF628 release does not define) is recorded as
+        # an extension, so that `resourceCharacteristic.value=<job id>` filters like any attribute.
         platform.collection("tmf628", "dataAccessEndpoint").insert(
-            session, endpoints, base_url=context.base_url, correlation_id=None, standard_only=True, announce=False)
+            session, endpoints, base_url=context.base_url, correlation_id=None)
         api = context.base_url.rstrip("/") + V5_BASE_PATH
         job["dataAccessEndpoint"] = [{"id": ident, "href": f"{api}/dataAccessEndpoint/{ident}", **endpoint}
                                      for ident, endpoint in endpoints]

@@ -79,6 +79,8 @@ class EntitySpec:
     on_patch: Callable[..., None] | None = None
     # Refuses a DELETE the life-cycle does not allow (on_delete(doc) raises a TmfError).
     on_delete: Callable[[dict], None] | None = None
+    # Whether the API defines events for the entity at all (TMF628 has none for indicator specifications).
+    events: bool = True
     # Event kind (CreateEvent, AttributeValueChangeEvent, StateChangeEvent, DeleteEvent) -> the event's name,
     # where the API does not call it event_prefix + kind (TMF633 v4: ServiceSpecificationChangeEvent).
     event_names: dict[str, str] = field(default_factory=dict)
@@ -365,12 +367,11 @@ class Collection:
         return [(self.render(served, base_url, ident, canonical, selection), etag(1)) for ident, canonical in prepared]
 
     def insert(self, session: Session, prepared: Sequence[tuple[str, dict]], *, base_url: str,
-               correlation_id: str | None, standard_only: bool = False, announce: bool = True) -> list:
+               correlation_id: str | None, standard_only: bool = False) -> list:
         """New entities (id, canonical document) into the caller's transaction, with their events and count.
         For domain code that writes many entities at once (the fault engine); the caller commits, then calls
         `wake_up.notify()`. Returns the new rows' keys (seq, id), in order. `standard_only`: the caller only
-        writes attributes of the standard (no client extensions to record). `announce=False`: no create event,
-        for read-only entities the standard defines no events for (TMF628 tracking records)."""
+        writes attributes of the standard (no client extensions to record)."""
         model = self.spec.model
         now = utcnow()
         values = [{"id": ident, "version": 1, "doc": canonical, "created_at": now, "updated_at": now,
@@ -386,9 +387,8 @@ class Collection:
             if self.spec.on_write:
                 self.spec.on_write(session, row, canonical, created=True)
         self._count(session, len(rows))
-        if announce:
-            for ident, canonical in prepared:
-                self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
+        for ident, canonical in prepared:
+            self._emit(session, "CreateEvent", ident, canonical, base_url, correlation_id)
         return rows
 
     def update_rows(self, session: Session, updates: Sequence[RowUpdate], *, base_url: str,
@@ -495,6 +495,8 @@ class Collection:
 
     def _emit(self, session: Session, suffix: str, ident: str, canonical: dict, base_url: str,
               correlation_id: str | None) -> None:
+        if not self.spec.events:
+            return
         event_type = self.spec.event_names.get(suffix) or self.spec.event_prefix + suffix
         emit(session, api=self.spec.api, event_type=event_type, entity_name=self.spec.name,
              entity={"id": ident, **canonical}, base_url=base_url, correlation_id=correlation_id)
