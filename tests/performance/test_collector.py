@@ -70,6 +70,12 @@ def test_the_first_round_starts_the_job_and_schedules_the_next_boundary(client, 
     next_run = as_utc(row.next_run_at)
     assert next_run > utcnow() and next_run.second == 0 and next_run.microsecond == 0  # a g_1mn boundary
     assert run_round(worker) == []  # not due again before then
+    # The job stays with its worker (which has the previous readings) when it is due again...
+    assert as_utc(row.lease_until) > next_run and row.lease_owner == "worker-1"
+    with platform.db.transaction() as session:
+        session.execute(update(CollectionJobRow).values(next_run_at=utcnow() - timedelta(seconds=1)))
+    assert collector(platform, "worker-2").claim() == []
+    assert worker.claim() == [ident]
 
 
 def test_a_locked_job_is_not_measured_until_unlocked(client, platform):

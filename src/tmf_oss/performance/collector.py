@@ -180,6 +180,7 @@ class Collector:
         with self.db.transaction() as session:
             row = session.execute(select(CollectionJobRow).where(CollectionJobRow.id == job_id)).scalar_one_or_none()
             if row is None or row.lease_owner != self.owner:
+                self.memory.forget_job(job_id)
                 return None
             job = dict(row.doc)
             report.state = job.get("executionState")
@@ -223,8 +224,11 @@ class Collector:
             if job.get("executionState") == "acknowledged":
                 self._set_state(session, row, job, "inProgress", "collection started")
                 report.state = "inProgress"
+            # The lease lasts until the next period and beyond: the job stays with this worker, which holds the
+            # previous readings, and passes to another one only if this one has not come back by then.
+            next_run = boundary + timedelta(seconds=plan.step)
             session.execute(update(CollectionJobRow).where(CollectionJobRow.seq == row.seq).values(
-                next_run_at=boundary + timedelta(seconds=plan.step), lease_until=utcnow() + self.lease))
+                next_run_at=next_run, lease_until=next_run + self.lease))
             reporting = self.clock.reporting_step(job.get("granularity"), job.get("reportingPeriod"))
             if self.clock.interval_start(boundary, reporting) == boundary:
                 self.jobs.emit_event(session, "FilesReadyEvent", job_id, row.doc, base_url=self.base_url,
