@@ -264,6 +264,7 @@ def test_measurements_are_listed_filtered_and_paged_in_both_versions(client, pla
     ({"validFor.startDateTime.regex": "2026"}, 400),
     ({"sort": "observedValue"}, 400),
     ({"fields": "nonsense"}, 400),
+    ({"filter": "performanceIndicatorValue[?(@.observedValue=='1')]"}, 400),
 ])
 def test_bad_measurement_queries_are_refused(client, platform, params, status):
     assert_tmf_error(client.get(f"{PM5}/performanceMeasurement", params=params), status)

@@ -162,7 +162,11 @@ class MeasurementReader:
     # --- operations -------------------------------------------------------------------------------------
 
     async def list(self, fields: str | None = None, offset: int | None = None, limit: int | None = None,
-                   sort: str | None = None, **_ignored):
+                   sort: str | None = None, filter: str | None = None, before: str | None = None,
+                   after: str | None = None):
+        if filter is not None or before is not None or after is not None:
+            raise bad_request("measurements take attribute filters (see the list above), offset and limit; not "
+                              "'filter', 'before' or 'after'", reason="Unsupported query")
         criteria = self._criteria(request.query_params.multi_items())
         offset, limit = self._paging(offset, limit)
         order = self._order(sort)
