@@ -56,16 +56,18 @@ class InventoryRecorder:
                     effects["removed_resources"].append({"id": ident, "doc": removed})
         created_refs = []
         if plan.action in ("add", "modify"):
+            prepared = []
             for endpoint in plan.endpoints:
                 context = {"service": {"id": service["id"], "name": service["name"]},
                            "characteristic": plan.values, "endpoint": endpoint.template_values()}
-                for payload in plan.spec.render_resources(context):
-                    ident, canonical = self.resources.prepare("v5", payload)
-                    self.resources.insert(session, [(ident, canonical)], base_url=self.base_url,
-                                          correlation_id=correlation_id)
-                    effects["created_resources"].append(ident)
-                    created_refs.append({"id": ident, "name": canonical.get("name"), "@type": "ResourceRef",
-                                         "@referredType": canonical.get("@type")})
+                prepared.extend(self.resources.prepare("v5", payload)
+                                for payload in plan.spec.render_resources(context))
+            if prepared:  # all of them in one statement
+                self.resources.insert(session, prepared, base_url=self.base_url, correlation_id=correlation_id)
+            for ident, canonical in prepared:
+                effects["created_resources"].append(ident)
+                created_refs.append({"id": ident, "name": canonical.get("name"), "@type": "ResourceRef",
+                                     "@referredType": canonical.get("@type")})
         now = now_text()
         related = {"serviceOrderId": order_id, "itemId": plan.id, "itemAction": plan.action,
                    "@type": "RelatedServiceOrderItem"}
