@@ -3,22 +3,23 @@
 
 1. recreates a scratch database, applies the migrations, registers --objects x --indicators series (one job,
    1-minute granularity) and loads --history-days of 1-minute values for all of them, generated in SQL, ending
-   where the write runs start (so writes go into a day partition that already holds most of a day, as they
-   would in the evening); then VACUUM ANALYZE;
+   at 16:00 UTC today, where the write runs start: the writes go into a day partition that already holds 16 hours
+   of every series, its primary key grown row by row as collection grows it; then VACUUM ANALYZE;
 2. **writes**: collection rounds of one value per series (13,000 values with the defaults, one interval after the
    other, about 1 % missing) through TimeSeriesStore.write, for --seconds of write time per run, --runs runs; each
-   run is paired with the **ceiling**: the same rows, formatted as simply as possible, COPYed into a temporary,
-   unpartitioned, unindexed table. Also measured, per round: the alternatives the store does not take (every
+   run is paired with the **ceiling**: the same rows, formatted as simply as possible, COPYed into an unlogged,
+   unpartitioned, unindexed table (no WAL, no index, no routing: what COPY itself costs). Also measured, per round: the alternatives the store does not take (every
    round through the scratch table and INSERT ... ON CONFLICT DO UPDATE; keeping each series' latest value in a
    row of its own, updated by every round) and a collector's retry (a round written again: COPY fails on the
    first row, the round goes through the upsert);
-3. **reads**: one object's day of 1-minute data (all its indicators, 1,440 values each) as a whole and as a first
-   API page (100 values with the total), for --queries random objects of the history; latest() for every
-   series and for one object's; one hour rolled up (what a maintenance run does with an hour of data).
+3. **reads**: one object's day of 1-minute data (all its indicators, 1,440 values each: the 24 hours before the
+   writes, across two day partitions) as a whole and as a first API page (100 values with the total), for
+   --queries random objects; latest() for every series and for one object's; one hour rolled up (what
+   maintenance does with each hour of data).
 
 Prints medians (and p99 for the reads) and the ratio of the store's write rate to the ceiling's.
 
-    python benchmarks/pm_store.py                               # 1,000 objects x 13 indicators, 3 days loaded
+    python benchmarks/pm_store.py                               # 1,000 objects x 13 indicators, 2 days loaded
     python benchmarks/pm_store.py --history-days 1 --seconds 5  # a quicker look
 """
 from __future__ import annotations
@@ -52,27 +53,36 @@ ORDER BY minute, s.id
 
 
 def load_history(db, first: datetime, end: datetime) -> None:
-    """Values of every series for each minute in [first, end), a day partition at a time: filled while still a
-    table of its own, then attached (its primary key built in one sort rather than row by row: much faster)."""
+    """Values of every series for each minute in [first, end), generated in SQL an hour per statement, in time
+    order. The days before `end`'s are filled while still tables of their own, then attached: their primary keys
+    are built in one sort, much faster. `end`'s day goes through pm_value like a collector's rounds, its primary
+    key growing entry by entry, so the writes measured next meet the index a day of collection leaves."""
     from tmf_oss.performance import partitions
 
+    write_day = partitions.day_of(end)
+    partitions.ensure_partitions(db, end, days_ahead=2)
     day = partitions.day_of(first)
     with db.engine.connect() as connection:
-        while partitions.day_start(day) < end:
+        while day <= write_day:
             lower = max(first, partitions.day_start(day))
             upper = min(end, partitions.day_start(day + timedelta(days=1)))
             name = partitions.partition_name(day)
-            connection.execute(text(f"CREATE TABLE {name} (LIKE pm_value INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+            target = "pm_value" if day == write_day else name
+            if day != write_day:
+                connection.execute(text(
+                    f"CREATE TABLE {name} (LIKE pm_value INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
             moment = lower
-            while moment < upper:  # an hour per statement: the sort by time stays small
+            while moment < upper:
                 minutes = int(min(timedelta(hours=1), upper - moment).total_seconds() // 60)
-                connection.execute(text(LOAD.format(table=name)), {"first": moment, "minutes": minutes})
+                connection.execute(text(LOAD.format(table=target)), {"first": moment, "minutes": minutes})
+                connection.commit()
                 moment += timedelta(minutes=minutes)
-            connection.execute(text(
-                f"ALTER TABLE pm_value ATTACH PARTITION {name} FOR VALUES FROM "
-                f"('{partitions.day_start(day).isoformat()}') TO "
-                f"('{partitions.day_start(day + timedelta(days=1)).isoformat()}')"))
-            connection.commit()
+            if day != write_day:
+                connection.execute(text(
+                    f"ALTER TABLE pm_value ATTACH PARTITION {name} FOR VALUES FROM "
+                    f"('{partitions.day_start(day).isoformat()}') TO "
+                    f"('{partitions.day_start(day + timedelta(days=1)).isoformat()}')"))
+                connection.commit()
             day += timedelta(days=1)
 
 
@@ -174,7 +184,6 @@ def main(argv: list[str] | None = None) -> None:
 
     from tmf_oss.db.engine import Database
     from tmf_oss.db.migrate import upgrade
-    from tmf_oss.performance import partitions
     from tmf_oss.performance.samples import SeriesKey
     from tmf_oss.performance.timeseries import TimeSeriesStore
 
@@ -194,7 +203,6 @@ def main(argv: list[str] | None = None) -> None:
         history_start = writes_start - timedelta(minutes=history_minutes)
         started = time.monotonic()
         load_history(db, history_start, writes_start)
-        partitions.ensure_partitions(db, writes_start, days_ahead=2)
         loaded = series * history_minutes
         load_seconds = time.monotonic() - started
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -299,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
                 latest_one.append(timed(store.latest, session, one_object))
             latest_since = [timed(store.latest, session, None, since=since) for _ in range(5)]
             count = len(store.latest(session))
-        rolled = timed(store.rollup, writes_start, since=writes_start - timedelta(hours=1))
+        # As maintenance at 16:10 would: 15:00-16:00 into four quarters and one hour per series.
+        rolled = timed(store.rollup, writes_start + timedelta(minutes=10), since=writes_start - timedelta(hours=1))
         print(f"one object's day ({options.indicators} x 1,440 values), all of it: median "
               f"{statistics.median(whole) * 1000:.1f} ms, p99 {percentile(whole, 0.99) * 1000:.1f} ms")
         print(f"one object's day, first page of 100 with total: median {statistics.median(page) * 1000:.1f} ms, "

@@ -1,8 +1,8 @@
 """Roll-ups: each series' values aggregated over completed 15-minute and hourly buckets (count, missing, sum, min,
 max, last value), kept long after the raw values expire so that long-range views stay cheap.
 
-Maintenance rolls up the buckets completed since the newest one already rolled up, an hour of values per
-statement and transaction (a first run over days of history never becomes one huge statement). A bucket waits
+Maintenance rolls up the buckets completed since the newest one already rolled up: quarters from the values,
+hours from the quarters; an hour of data per statement and transaction (a first run over days of history never becomes one huge statement). A bucket waits
 `grace` after its end for late values; one rolled up again (`since`) is overwritten, so running twice, or in two
 processes at once, is harmless. Buckets are aligned on the Unix epoch, in UTC.
 """
@@ -45,7 +45,9 @@ def roll_up(db: Database, now: datetime, *, since: datetime | None = None, grace
     postgresql = db.dialect == "postgresql"
     to_text = _sqlite_time_text(db) if not postgresql else None
     written = 0
-    for period in ROLLUP_PERIODS:
+    # The first period from the values, each next one from the roll-ups of the one before (an hour is four
+    # quarters rather than sixty values): those cover it, as they are done first and end no earlier.
+    for source, period in zip((None, *ROLLUP_PERIODS), ROLLUP_PERIODS):
         end = floor(now - grace, period)
         if since is not None:
             begin = floor(_utc(since), period)
@@ -60,15 +62,16 @@ def roll_up(db: Database, now: datetime, *, since: datetime | None = None, grace
         while begin < end:
             until = min(begin + window, end)
             with db.transaction() as session:
+                parameters = {"period": period, "source": source, "begin": begin, "end": until}
                 if postgresql:
                     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROLLUP_LOCK})
                     # An hour of 10,000 series sorts in memory with this; the default 4 MB spills to disk.
                     session.execute(text("SET LOCAL work_mem = '64MB'"))
-                    parameters = {"period": period, "begin": begin, "end": until}
-                    written += session.execute(text(_POSTGRESQL), parameters).rowcount
+                    sql = _POSTGRESQL if source is None else _POSTGRESQL_FROM_ROLLUPS
                 else:
-                    parameters = {"period": period, "begin": to_text(begin), "end": to_text(until)}
-                    written += session.execute(text(_SQLITE), parameters).rowcount
+                    parameters.update(begin=to_text(begin), end=to_text(until))
+                    sql = _SQLITE if source is None else _SQLITE_FROM_ROLLUPS
+                written += session.execute(text(sql), parameters).rowcount
             begin = until
     return written
 
@@ -127,6 +130,22 @@ ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
     value_last = excluded.value_last
 """
 
+_POSTGRESQL_FROM_ROLLUPS = """
+INSERT INTO pm_rollup (series_id, period_seconds, start, interval_count, missing_count, value_sum, value_min,
+                       value_max, value_last)
+SELECT series_id, :period,
+       date_bin(make_interval(secs => :period), start, timestamptz '1970-01-01 00:00:00+00') AS bucket,
+       sum(interval_count), sum(missing_count), sum(value_sum), min(value_min), max(value_max),
+       (array_agg(value_last ORDER BY start DESC) FILTER (WHERE value_last IS NOT NULL))[1]
+FROM pm_rollup
+WHERE period_seconds = :source AND start >= :begin AND start < :end
+GROUP BY series_id, bucket
+ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
+    interval_count = excluded.interval_count, missing_count = excluded.missing_count,
+    value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
+    value_last = excluded.value_last
+"""
+
 # SQLite keeps timestamps as text in SQLAlchemy's format ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): buckets are
 # written the same way, so they compare and read back like any other timestamp.
 _SQLITE = """
@@ -142,6 +161,28 @@ SELECT series_id, :period, strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepo
 FROM (SELECT series_id, value, CAST(strftime('%s', start) AS INTEGER) / :period * :period AS bucket
       FROM pm_value WHERE start >= :begin AND start < :end) AS bucketed
 WHERE true  -- SQLite needs a WHERE before an upsert's ON CONFLICT, so ON is not read as a join's
+GROUP BY series_id, bucket
+ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
+    interval_count = excluded.interval_count, missing_count = excluded.missing_count,
+    value_sum = excluded.value_sum, value_min = excluded.value_min, value_max = excluded.value_max,
+    value_last = excluded.value_last
+"""
+
+_SQLITE_FROM_ROLLUPS = """
+INSERT INTO pm_rollup (series_id, period_seconds, start, interval_count, missing_count, value_sum, value_min,
+                       value_max, value_last)
+SELECT series_id, :period, strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepoch'),
+       sum(interval_count), sum(missing_count), sum(value_sum), min(value_min), max(value_max),
+       (SELECT latest.value_last FROM pm_rollup AS latest
+        WHERE latest.series_id = bucketed.series_id AND latest.period_seconds = :source
+          AND latest.value_last IS NOT NULL
+          AND latest.start >= strftime('%Y-%m-%d %H:%M:%S.000000', bucket, 'unixepoch')
+          AND latest.start < strftime('%Y-%m-%d %H:%M:%S.000000', bucket + :period, 'unixepoch')
+        ORDER BY latest.start DESC LIMIT 1)
+FROM (SELECT series_id, interval_count, missing_count, value_sum, value_min, value_max,
+             CAST(strftime('%s', start) AS INTEGER) / :period * :period AS bucket
+      FROM pm_rollup WHERE period_seconds = :source AND start >= :begin AND start < :end) AS bucketed
+WHERE true  -- as above
 GROUP BY series_id, bucket
 ON CONFLICT (series_id, period_seconds, start) DO UPDATE SET
     interval_count = excluded.interval_count, missing_count = excluded.missing_count,
