@@ -1,13 +1,21 @@
 """Stores the collectors' samples and reads them back: the TMF628 performanceMeasurement list, the newest value of
-each series (/metrics), streamed exports; keeps roll-ups and retention (maintain()).
+each series (/metrics), streamed exports; roll-ups and retention through maintain().
 
 Writes are built for volume. A series (job, object, indicator) is a row of pm_series, named once and then known by
 its integer id (cached in memory); each sample becomes one narrow pm_value row (series id, interval start, value,
-reason if missing). On PostgreSQL a batch goes through COPY straight into pm_value. A (series, start) written again
-(a collector's retry, a recomputed interval) replaces the earlier value: the COPY then fails on the primary key, is
-rolled back to a savepoint, and the batch goes through a scratch table and INSERT ... ON CONFLICT DO UPDATE instead.
-Plain COPY is the first choice because retries are rare and the upsert costs about twice as much per row
-(benchmarks/pm_store.py measures both). On SQLite one prepared INSERT ... ON CONFLICT DO UPDATE runs per row.
+reason if missing). On PostgreSQL a batch goes through COPY straight into pm_value, formatted a slice at a time
+while the server stores the previous slice. A (series, start) written again (a collector's retry, a recomputed
+interval) replaces the earlier value: the COPY then fails on the primary key, is rolled back to a savepoint, and
+the batch goes through a scratch table and INSERT ... ON CONFLICT DO UPDATE instead. Plain COPY comes first
+because retries are rare and the upsert costs about 1.7 times as much per round (benchmarks/pm_store.py measures
+both). On SQLite one prepared INSERT ... ON CONFLICT DO UPDATE runs per row.
+
+latest() is computed when asked, one descent of the primary key per series, rather than kept by every write:
+keeping each series' newest value in a row of its own costs an UPDATE per series per round, as much as the round's
+COPY itself (measured), for a read that /metrics makes a few times a minute.
+
+A query first finds its series in pm_series, then reads their values by id: one bitmap scan visits each heap page
+once for all of them (the values of one interval share pages), where a join would scan series by series.
 """
 from __future__ import annotations
 
