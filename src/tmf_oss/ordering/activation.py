@@ -6,6 +6,9 @@ or gains. Before anything is sent, what the device has under the `read` filters 
 back is written to the journal (`order_device_change`, committed): remove what we are about to write, then put the
 snapshot back. So a failed item, a cancelled order, or an order whose worker died can always be undone from the
 database alone. Each device's change is one candidate commit: the device takes all of it or none.
+
+Changes that queue up for a busy device go out together once it is free (one lock, one journal transaction, one
+commit for all of them); a refusal in such a batch sends them again one by one, so only the refused one fails.
 """
 from __future__ import annotations
 
@@ -15,14 +18,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from tmf_oss.db.engine import Database
 from tmf_oss.ordering.model import OrderDeviceChange
 from tmf_oss.ordering.plan import Endpoint, ItemPlan
 from tmf_oss.southbound.adapter import DeviceError, NetconfCredentials
 from tmf_oss.southbound.devices import DeviceFileError, load_devices
-from tmf_oss.southbound.netconf_sessions import NetconfSessions
+from tmf_oss.southbound.netconf_sessions import ChangeRefused, ConfigChange, NetconfSessions
 
 log = logging.getLogger("tmf_oss.ordering")
 
@@ -101,6 +104,16 @@ def _context(service: dict, values: dict, endpoint: Endpoint) -> dict:
             "endpoint": endpoint.template_values()}
 
 
+@dataclass(eq=False)
+class _Job:
+    """One item's change of one device, waiting for (or done by) a batch."""
+    order_id: str
+    item_id: str
+    entry: DeviceWork
+    done: bool = False
+    error: BaseException | None = None
+
+
 class Activator:
     """Sends an item's device work, journaling the way back first; undoes journaled changes."""
 
@@ -109,6 +122,9 @@ class Activator:
         self.devices = devices
         self.sessions = sessions
         self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="tmf-oss-device")
+        self._guard = threading.Lock()
+        self._queues: dict[str, list[_Job]] = {}
+        self._combiners: dict[str, threading.Lock] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -124,23 +140,102 @@ class Activator:
 
     def _attempt(self, order_id: str, item_id: str, entry: DeviceWork) -> DeviceError | None:
         try:
-            self._change(order_id, item_id, entry)
+            self._change(_Job(order_id, item_id, entry))
             return None
         except DeviceError as error:
             return error
 
-    def _change(self, order_id: str, item_id: str, entry: DeviceWork) -> None:
-        creds = self.devices.credentials(entry.device)
-        with self.sessions.change(entry.device, creds) as change:
-            before = [element for selection in entry.snapshot_filters for element in change.read(selection)]
-            with self.db.transaction() as session:
-                journal = OrderDeviceChange(order_id=order_id, item_id=item_id, device=entry.device, status="sent",
-                                            undo=entry.written_back + before)
-                session.add(journal)
-            for config in entry.configs:
+    def _change(self, job: "_Job") -> None:
+        """The job's change, in a batch with whatever other changes of its device are waiting: the thread that
+        gets the device takes every change queued for it (its own included) and sends them under one lock, one
+        snapshot transaction and one commit; the others find theirs done."""
+        device = job.entry.device
+        with self._guard:
+            queue = self._queues.setdefault(device, [])
+            queue.append(job)
+            combiner = self._combiners.setdefault(device, threading.Lock())
+        with combiner:
+            if not job.done:
+                with self._guard:
+                    batch = list(queue)
+                    queue.clear()
+                try:
+                    self._send(device, batch)
+                except BaseException as error:
+                    for each in batch:
+                        if not each.done:
+                            each.done, each.error = True, error
+                    if not isinstance(error, Exception):
+                        raise
+                finally:
+                    for each in batch:
+                        each.done = True
+        if job.error is not None:
+            raise job.error
+
+    def _send(self, device: str, batch: list["_Job"]) -> None:
+        creds = self.devices.credentials(device)
+        with self.sessions.change(device, creds) as change:
+            if len(batch) > 1:
+                journaled: list[int] = []
+                try:
+                    self._apply(change, batch, journaled)
+                    return
+                except ChangeRefused:
+                    # One of them is refused (and which is not known when the commit is): nothing of the batch
+                    # was committed; each goes again on its own, under the same lock.
+                    change.discard()
+                    self._forget(journaled)
+            for job in batch:
+                try:
+                    self._apply(change, [job], [])
+                except ChangeRefused as error:
+                    job.error = error
+                    if change.pending:
+                        change.discard()
+                job.done = True
+
+    def _apply(self, change: ConfigChange, batch: list["_Job"], journaled: list[int]) -> None:
+        """Snapshot, journal, edit and commit `batch` in the locked candidate. One change: its snapshot of the
+        running configuration is journaled before anything is sent. Several: each one's snapshot is read from the
+        candidate after the edits of those before it (what it would have found had they been committed one by
+        one), and the journal is committed, in one transaction, before the commit."""
+        if len(batch) == 1:
+            job = batch[0]
+            before = [element for selection in job.entry.snapshot_filters for element in change.read(selection)]
+            journaled.extend(self._journal([(job, before)]))
+            for config in job.entry.configs:
                 change.edit(config)
-        # The entry stays `sent` once committed: undoing is the same whether or not the commit got through, and
-        # the item's completion (or rollback) is what ends it.
+        else:
+            snapshots = []
+            for job in batch:
+                before = [element for selection in job.entry.snapshot_filters
+                          for element in change.read(selection, source="candidate")]
+                snapshots.append((job, before))
+                for config in job.entry.configs:
+                    change.edit(config)
+            journaled.extend(self._journal(snapshots))
+        change.commit()
+        for job in batch:
+            job.done = True
+        # The entries stay `sent` once committed: undoing is the same whether or not the commit got through, and
+        # the item's completion (or rollback) is what ends them.
+
+    def _journal(self, snapshots: list[tuple["_Job", list[str]]]) -> list[int]:
+        with self.db.transaction() as session:
+            rows = [OrderDeviceChange(order_id=job.order_id, item_id=job.item_id, device=job.entry.device,
+                                      status="sent", undo=job.entry.written_back + before)
+                    for job, before in snapshots]
+            session.add_all(rows)
+            session.flush()
+            return [row.seq for row in rows]
+
+    def _forget(self, seqs: list[int]) -> None:
+        """Journal entries of a batch that was discarded: nothing of them reached the running configuration (and
+        their snapshots, read from the candidate, may hold the others' edits)."""
+        if seqs:
+            with self.db.transaction() as session:
+                session.execute(delete(OrderDeviceChange).where(OrderDeviceChange.seq.in_(seqs)))
 
     def undo(self, order_id: str, item_id: str | None = None) -> None:
         """Put back what the journal says the order (or one item of it) changed, newest change first. Raises

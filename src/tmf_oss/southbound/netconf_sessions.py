@@ -26,28 +26,46 @@ log = logging.getLogger("tmf_oss.southbound.netconf")
 LOCK_RETRY_SECONDS = 0.2
 
 
+class ChangeRefused(DeviceError):
+    """The device answered a step of the change with an rpc-error: the session is still usable, and the candidate
+    can be discarded and used again under the same lock."""
+
+
 class ConfigChange:
-    """Inside a locked candidate: read the running configuration, edit the candidate, commit."""
+    """Inside a locked candidate: read a configuration datastore, edit the candidate, commit or discard."""
 
     def __init__(self, address: str, session: Manager, creds: NetconfCredentials, sessions: "NetconfSessions"):
         self.address = address
         self._session = session
         self._creds = creds
         self._sessions = sessions
+        self.pending = False  # edits not yet committed nor discarded
 
-    def read(self, filter_xml: str) -> list[str]:
-        """The running configuration's elements selected by a subtree filter, each as XML text (usable as
-        edit-config content to put them back)."""
+    def read(self, filter_xml: str, source: str = "running") -> list[str]:
+        """The configuration's elements selected by a subtree filter, each as XML text (usable as edit-config
+        content to put them back). `source="candidate"` includes this change's edits so far."""
         subtree = _subtree_filter(filter_xml)
         reply = self._sessions._device_step(self.address, self._creds, "get-config",
-                                            lambda: self._session.get_config("running", filter=subtree))
+                                            lambda: self._session.get_config(source, filter=subtree))
         data = etree.fromstring(reply.data_xml.encode())
         return [etree.tostring(child).decode() for child in data if isinstance(child.tag, str)]
 
     def edit(self, config_xml: str) -> None:
         config = _config_element(config_xml)
+        self.pending = True
         self._sessions._device_step(self.address, self._creds, "edit-config",
                                     lambda: self._session.edit_config(target="candidate", config=config))
+
+    def commit(self) -> None:
+        """Commit the edits so far (the candidate is discarded when the device refuses); the lock is kept."""
+        self._sessions._device_step(self.address, self._creds, "commit", self._session.commit,
+                                    discard=self._session)
+        self.pending = False
+
+    def discard(self) -> None:
+        """Drop the edits not committed: the candidate is the running configuration again."""
+        self.pending = False
+        self._sessions._device_step(self.address, self._creds, "discard-changes", self._session.discard_changes)
 
 
 class NetconfSessions:
@@ -60,21 +78,23 @@ class NetconfSessions:
 
     @contextlib.contextmanager
     def change(self, address: str, creds: NetconfCredentials) -> Iterator[ConfigChange]:
-        """A configuration change on one device: committed when the block ends normally, discarded when it raises
-        (the exception goes on unchanged). Device failures raise DeviceError with the device's own reason."""
+        """A configuration change on one device: what is still pending is committed when the block ends normally,
+        discarded when it raises (the exception goes on unchanged). Device failures raise DeviceError with the device's own reason."""
         with self._device_lock(address):
             session = self._session(address, creds)
             # No discard-changes after the lock: a device refuses to lock a candidate that holds changes not
             # committed (RFC 6241, 7.5), so a locked candidate is the running configuration.
             self._device_step(address, creds, "lock", lambda: self._lock_candidate(address, session))
             try:
+                change = ConfigChange(address, session, creds, self)
                 try:
-                    yield ConfigChange(address, session, creds, self)
+                    yield change
                 except BaseException:
                     with contextlib.suppress(Exception):
                         session.discard_changes()
                     raise
-                self._device_step(address, creds, "commit", session.commit, discard=session)
+                if change.pending:
+                    change.commit()
             finally:
                 with contextlib.suppress(Exception):
                     session.unlock("candidate")
@@ -88,8 +108,8 @@ class NetconfSessions:
             if discard is not None:
                 with contextlib.suppress(Exception):
                     discard.discard_changes()
-            raise DeviceError(address, f"configuration change refused at {step}, running configuration "
-                                       f"unchanged: {_rpc_error_text(error)}") from error
+            raise ChangeRefused(address, f"configuration change refused at {step}, running configuration "
+                                         f"unchanged: {_rpc_error_text(error)}") from error
         except Exception as error:
             self._drop(address)  # the session may be broken: the next change opens a new one
             raise DeviceError(address, _reason(step, creds, error, self.adapter.rpc_timeout)) from error
