@@ -142,6 +142,7 @@ class Server:
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "TMF_OSS_DATABASE_URL": database_url, "TMF_OSS_PORT": str(self.port),
                "TMF_OSS_RUN_ORCHESTRATOR": "false", "TMF_OSS_RUN_DISPATCHER": "false",
+               "TMF_OSS_RUN_COLLECTOR": "false",
                "TMF_OSS_LOG_LEVEL": "warning", "TMF_OSS_WORKERS": str(workers)}
         self.process = subprocess.Popen([sys.executable, "-m", "tmf_oss.cli", "serve"], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
