@@ -6,12 +6,15 @@
    at 16:00 UTC today, where the write runs start: the writes go into a day partition that already holds 16 hours
    of every series, its primary key grown row by row as collection grows it; then VACUUM ANALYZE;
 2. **writes**: collection rounds of one value per series (13,000 values with the defaults, one interval after the
-   other, about 1 % missing) through TimeSeriesStore.write, for --seconds of write time per run, --runs runs; each
-   run is paired with the **ceiling**: the same rows, formatted as simply as possible, COPYed into an unlogged,
-   unpartitioned, unindexed table (no WAL, no index, no routing: what COPY itself costs). Also measured, per round: the alternatives the store does not take (every
-   round through the scratch table and INSERT ... ON CONFLICT DO UPDATE; keeping each series' latest value in a
-   row of its own, updated by every round) and a collector's retry (a round written again: COPY fails on the
-   first row, the round goes through the upsert);
+   other, about 1 % missing) through TimeSeriesStore.write, for --seconds of write time per run, --runs runs, each
+   after waiting (--quiet-wait) for other work on the machine to stop. Each run is paired with the **ceiling**:
+   the same rows, formatted as simply as possible, COPYed into an unlogged, unpartitioned, unindexed table (no
+   WAL, no index, no routing: what COPY itself costs). CPU time per value is measured too (this process, and the
+   database's backends from /proc), and a run during which other processes took more than 10 % of the CPUs is
+   flagged DISTURBED. Also measured, per round: the alternatives the store does not take (every round through
+   the scratch table and INSERT ... ON CONFLICT DO UPDATE; keeping each series' latest value in a row of its
+   own, updated by every round) and a collector's retry (a round written again: COPY fails on the first row,
+   the round goes through the upsert);
 3. **reads**: one object's day of 1-minute data (all its indicators, 1,440 values each: the 24 hours before the
    writes, across two day partitions) as a whole and as a first API page (100 values with the total), for
    --queries random objects; latest() for every series and for one object's; one hour rolled up (what
@@ -40,6 +43,7 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/tmf_oss_be
 JOB = "job-bench"
 PERIOD = 60
 TARGET = 50_000  # values/s
+DISTURBED = 0.10  # share of the CPUs other processes may take during a run before its figures are flagged
 
 LOAD = """
 INSERT INTO {table} (series_id, start, value, missing_reason)
@@ -162,6 +166,29 @@ def backend_cpu(db) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every core counted, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
+    busy = user + nice + system + irq + softirq
+    ticks = os.sysconf("SC_CLK_TCK")
+    return busy / ticks, (busy + idle + iowait + steal) / ticks
+
+
+def wait_until_quiet(limit: float, threshold: float = 0.10) -> float:
+    """Wait, at most `limit` seconds, for the machine to be idle (other work on these cores lowers every figure
+    without saying so); returns the busy share last seen."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy, total = machine_cpu()
+        time.sleep(1.0)
+        busy_after, total_after = machine_cpu()
+        share = (busy_after - busy) / max(total_after - total, 1e-9)
+        if share < threshold or time.monotonic() >= deadline:
+            return share
+        print(f"  waiting for a quiet machine: {share:.0%} of the CPUs busy with other work")
+
+
 def timed(function, *args, **kwargs) -> float:
     started = time.perf_counter()
     function(*args, **kwargs)
@@ -177,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="write time per run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--quiet-wait", type=float, default=60,
+                        help="seconds to wait at most, before each write run, for other work to stop")
     parser.add_argument("--keep-database", action="store_true")
     options = parser.parse_args(argv)
     if not options.database_url.startswith("postgresql"):
@@ -226,7 +255,10 @@ def main(argv: list[str] | None = None) -> None:
         round_start = writes_start
         runs = []
         for run in range(options.runs):
+            wait_until_quiet(options.quiet_wait)
             figures = {}
+            machine = machine_cpu()
+            ours = time.process_time() + backend_cpu(db)
             for label in ("store", "ceiling"):
                 spent = python_cpu = database_cpu = written = 0
                 while spent < options.seconds:
@@ -245,13 +277,17 @@ def main(argv: list[str] | None = None) -> None:
                     database_cpu += backend_cpu(db) - before[2]
                     written += len(samples)
                 figures[label] = (written / spent, python_cpu / written * 1e6, database_cpu / written * 1e6)
+            busy, total = (after - before for after, before in zip(machine_cpu(), machine))
+            other = max(0.0, busy - (time.process_time() + backend_cpu(db) - ours)) / total
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(text("TRUNCATE ceiling_value"))
+            figures["other"] = other
             runs.append(figures)
-            ours, ceiling = figures["store"], figures["ceiling"]
-            print(f"run {run + 1}: store {ours[0]:,.0f} values/s (CPU µs/value: Python {ours[1]:.1f}, PostgreSQL "
-                  f"{ours[2]:.1f}), ceiling {ceiling[0]:,.0f}/s ({ceiling[1]:.1f} + {ceiling[2]:.1f}), ratio "
-                  f"{ours[0] / ceiling[0]:.0%}")
+            store_figures, ceiling = figures["store"], figures["ceiling"]
+            print(f"run {run + 1}: store {store_figures[0]:,.0f} values/s (CPU µs/value: Python "
+                  f"{store_figures[1]:.1f}, PostgreSQL {store_figures[2]:.1f}), ceiling {ceiling[0]:,.0f}/s "
+                  f"({ceiling[1]:.1f} + {ceiling[2]:.1f}), ratio {store_figures[0] / ceiling[0]:.0%}; other work "
+                  f"{other:.0%} of the CPUs{' DISTURBED' if other > DISTURBED else ''}")
 
         alternatives = {"plain COPY (write, no conflict)": [], "always upsert (scratch table + ON CONFLICT)": [],
                         "retry of a round already stored": [], "latest kept per series (that UPDATE alone)": []}
@@ -271,9 +307,10 @@ def main(argv: list[str] | None = None) -> None:
                   for label in ("store", "ceiling")}
         ratio = statistics.median(run["store"][0] / run["ceiling"][0] for run in runs)
         store_rate = median["store"][0]
-        print(f"writes, {series:,}-value rounds, median of {options.runs} runs of {options.seconds:.0f} s: "
-              f"{store_rate:,.0f} values/s stored, ceiling {median['ceiling'][0]:,.0f}/s, ratio {ratio:.0%}; "
-              f"target {TARGET:,}/s: {'met' if store_rate >= TARGET else 'MISSED'}")
+        disturbed = sum(run["other"] > DISTURBED for run in runs)
+        print(f"writes, {series:,}-value rounds, median of {options.runs} runs of {options.seconds:.0f} s "
+              f"({disturbed} DISTURBED): {store_rate:,.0f} values/s stored, ceiling {median['ceiling'][0]:,.0f}/s, "
+              f"ratio {ratio:.0%}; target {TARGET:,}/s: {'met' if store_rate >= TARGET else 'MISSED'}")
         print(f"  CPU µs per value, Python + PostgreSQL backend: store {median['store'][1]:.1f} + "
               f"{median['store'][2]:.1f}, ceiling {median['ceiling'][1]:.1f} + {median['ceiling'][2]:.1f}")
         for label, seconds in alternatives.items():
