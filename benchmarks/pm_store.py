@@ -9,9 +9,9 @@
    other, about 1 % missing) through TimeSeriesStore.write, for --seconds of write time per run, --runs runs, each
    after waiting (--quiet-wait) for other work on the machine to stop. Each run is paired with the **ceiling**:
    the same rows, formatted as simply as possible, COPYed into an unlogged, unpartitioned, unindexed table (no
-   WAL, no index, no routing: what COPY itself costs). CPU time per value is measured too (this process, and the
-   database's backends from /proc), and a run during which other processes took more than 10 % of the CPUs is
-   flagged DISTURBED. Also measured, per round: the alternatives the store does not take (every round through
+   WAL, no index, no routing: what COPY itself costs). CPU time per value is measured too (this process; the
+   database's backends and the server's WAL writer, checkpointer and background writer, from /proc), and a run
+   during which other processes took more than 10 % of the CPUs is flagged DISTURBED. Also measured, per round: the alternatives the store does not take (every round through
    the scratch table and INSERT ... ON CONFLICT DO UPDATE; keeping each series' latest value in a row of its
    own, updated by every round) and a collector's retry (a round written again: COPY fails on the first row,
    the round goes through the upsert);
@@ -151,10 +151,12 @@ def latest_kept_write(db, store, samples) -> None:
 
 
 def backend_cpu(db) -> float:
-    """CPU seconds used so far by the PostgreSQL backends serving this database (from /proc: same machine)."""
+    """CPU seconds used so far by the PostgreSQL backends serving this database and by the server's WAL writer,
+    checkpointer and background writer, which write what they commit (from /proc: same machine)."""
     with db.read() as connection:
         pids = connection.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")).scalars().all()
     ticks = 0
     for pid in pids:
         try:
@@ -178,15 +180,19 @@ def machine_cpu() -> tuple[float, float]:
 def wait_until_quiet(limit: float, threshold: float = 0.10) -> float:
     """Wait, at most `limit` seconds, for the machine to be idle (other work on these cores lowers every figure
     without saying so); returns the busy share last seen."""
-    deadline = time.monotonic() + limit
+    started = time.monotonic()
+    said = started - 15
     while True:
         busy, total = machine_cpu()
         time.sleep(1.0)
         busy_after, total_after = machine_cpu()
         share = (busy_after - busy) / max(total_after - total, 1e-9)
-        if share < threshold or time.monotonic() >= deadline:
+        now = time.monotonic()
+        if share < threshold or now - started >= limit:
             return share
-        print(f"  waiting for a quiet machine: {share:.0%} of the CPUs busy with other work")
+        if now - said >= 15:
+            print(f"  waiting for a quiet machine: {share:.0%} of the CPUs busy with other work")
+            said = now
 
 
 def timed(function, *args, **kwargs) -> float:
@@ -311,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"writes, {series:,}-value rounds, median of {options.runs} runs of {options.seconds:.0f} s "
               f"({disturbed} DISTURBED): {store_rate:,.0f} values/s stored, ceiling {median['ceiling'][0]:,.0f}/s, "
               f"ratio {ratio:.0%}; target {TARGET:,}/s: {'met' if store_rate >= TARGET else 'MISSED'}")
-        print(f"  CPU µs per value, Python + PostgreSQL backend: store {median['store'][1]:.1f} + "
+        print(f"  CPU µs per value, Python + PostgreSQL: store {median['store'][1]:.1f} + "
               f"{median['store'][2]:.1f}, ceiling {median['ceiling'][1]:.1f} + {median['ceiling'][2]:.1f}")
         for label, seconds in alternatives.items():
             median = statistics.median(seconds)

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import as_utc
 from tmf_oss.db.engine import Database
+from tmf_oss.performance.timeseries_model import PmValue
 
 log = logging.getLogger("tmf_oss.performance.partitions")
+VALUES = PmValue.__table__
 
 PARENT = "pm_value"
 DEFAULT_PARTITION = "pm_value_default"
@@ -102,7 +104,7 @@ def drop_expired(db: Database, now: datetime, retention_days: int) -> list[date]
     cutoff = day_start(day_of(now - timedelta(days=retention_days)))
     if db.dialect != "postgresql":
         with db.transaction() as session:
-            session.execute(text(f"DELETE FROM {PARENT} WHERE start < :cutoff"), {"cutoff": cutoff})
+            session.execute(VALUES.delete().where(VALUES.c.start < cutoff))  # the column's type writes the time
         return []
     with db.transaction() as session:
         _take_turn(session)
