@@ -11,10 +11,10 @@
    the same rows, formatted as simply as possible, COPYed into an unlogged, unpartitioned, unindexed table (no
    WAL, no index, no routing: what COPY itself costs). CPU time per value is measured too (this process; the
    database's backends and the server's WAL writer, checkpointer and background writer, from /proc), and a run
-   during which other processes took more than 10 % of the CPUs is flagged DISTURBED. Also measured, per round: the alternatives the store does not take (every round through
-   the scratch table and INSERT ... ON CONFLICT DO UPDATE; keeping each series' latest value in a row of its
-   own, updated by every round) and a collector's retry (a round written again: COPY fails on the first row,
-   the round goes through the upsert);
+   during which other processes took more than 10 % of the CPUs is flagged DISTURBED. Also measured, per round:
+   the alternatives the store does not take (every round through the scratch table and INSERT ... ON CONFLICT DO
+   UPDATE; keeping each series' latest value in a row of its own, updated by every round) and a collector's
+   retry (a round written again: COPY fails on the first row, the round goes through the upsert);
 3. **reads**: one object's day of 1-minute data (all its indicators, 1,440 values each: the 24 hours before the
    writes, across two day partitions) as a whole and as a first API page (100 values with the total), for
    --queries random objects; latest() for every series and for one object's; one hour rolled up (what
