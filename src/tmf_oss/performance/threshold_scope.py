@@ -10,15 +10,14 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from tmf_oss.performance.threshold import Threshold
 from tmf_oss.tmf.collection import Collection
 from tmf_oss.tmf.errors import TmfError, bad_request
-from tmf_oss.tmf.query import RESERVED, parse_query_string
-from tmf_oss.tmf.sql_filter import compile_conditions
+from tmf_oss.tmf.query import parse_query_string
 
 CACHE_SECONDS = 60.0
 LOOKUP_CHUNK = 500
@@ -30,14 +29,9 @@ def compile_object_filter(resources: Collection, object_filter: str) -> ColumnEl
     pairs = parse_query_string(object_filter)
     if not pairs:
         raise bad_request("objectFilter holds no condition", reason="Invalid objectFilter")
-    served = resources.served("v5" if "v5" in resources.versions else next(iter(resources.versions)))
-    parameters = RESERVED | served.list_parameters
-    for key, _ in pairs:
-        if key in parameters:
-            raise bad_request(f"objectFilter: '{key}' is a list parameter, not a resource attribute",
-                              reason="Invalid objectFilter")
+    version = "v5" if "v5" in resources.versions else next(iter(resources.versions))
     try:
-        return and_(*compile_conditions(resources.conditions(served, pairs), resources.target))
+        return resources.stored_query(version, pairs)
     except TmfError as error:
         raise bad_request(f"objectFilter: {error.message or error.reason}", reason="Invalid objectFilter") from None
 

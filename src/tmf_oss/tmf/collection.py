@@ -196,12 +196,22 @@ class Collection:
                 raise bad_request(f"Unknown attribute '{condition.dotted}'", reason="Invalid filter")
         return [served.view.canonical_condition(condition) for condition in parsed]
 
-    def ids_matching(self, session: Session, version: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
-        """The ids of every entity a list query (attribute filters as in the query string) selects, in creation
-        order, read in the caller's transaction: for domain code that stores a query and applies it later
-        (a collection job's monitored objects). Unknown attributes raise the same 400 as a list request."""
+    def stored_query(self, version: str, pairs: Sequence[tuple[str, str]]):
+        """The SQL condition of a query that domain code keeps and applies later (a collection job's monitored
+        objects, a threshold's objectFilter): attribute filters only, as in a list request's query string. An
+        unknown attribute is the same 400 as in a list; a list parameter (limit, fields...) is a 400 too, since a
+        stored query selects entities and has no page. None when it has no condition."""
         served = self.served(version)
-        where = all_of(compile_conditions(self.conditions(served, pairs), self.target))
+        parameters = RESERVED | served.list_parameters
+        for key, _ in pairs:
+            if key in parameters:
+                raise bad_request(f"'{key}' is a list parameter, not an attribute", reason="Invalid filter")
+        return all_of(compile_conditions(self.conditions(served, pairs), self.target))
+
+    def ids_matching(self, session: Session, version: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """The ids of every entity a stored query (see stored_query) selects, in creation order, read in the
+        caller's transaction."""
+        where = self.stored_query(version, pairs)
         statement = select(self.spec.model.id).order_by(self.spec.model.seq)
         if where is not None:
             statement = statement.where(where)
