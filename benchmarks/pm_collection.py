@@ -432,15 +432,16 @@ async def run_periods(options, platform, settings, job_names, plans, targets, bo
 
     from tmf_oss.db.base import as_utc, utcnow
     from tmf_oss.performance.collector import Collector
-    from tmf_oss.performance.measure import DeviceBook, ReadingMemory
+    from tmf_oss.performance.measure import ReadingMemory
     from tmf_oss.performance.model import CollectionJobRow
+    from tmf_oss.southbound.devices import WatchedDevices
 
     adapter = counting_adapter(options.concurrency)
     passes = Passes(adapter, cpu)
     try:
         # Calibration, without the database: measure() learns every device's interface indexes (a walk of ifTable
         # and ifXTable each), then one measure() pass and one ceiling pass give the period to run at.
-        memory, book = ReadingMemory(), DeviceBook(book_path)
+        memory, book = ReadingMemory(), WatchedDevices(book_path)
         walked, _ = await passes.run(measure_pass(plans, adapter, book, memory))
         requests = ceiling_requests(plans, targets, memory)
         measured, _ = await passes.run(measure_pass(plans, adapter, book, memory))

@@ -13,7 +13,6 @@ commit for all of them); a refusal in such a batch sends them again one by one, 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from tmf_oss.db.engine import Database
 from tmf_oss.ordering.model import OrderDeviceChange
 from tmf_oss.ordering.plan import Endpoint, ItemPlan
 from tmf_oss.southbound.adapter import DeviceError, NetconfCredentials
-from tmf_oss.southbound.devices import DeviceFileError, load_devices
+from tmf_oss.southbound.devices import WatchedDevices
 from tmf_oss.southbound.netconf_sessions import ChangeRefused, ConfigChange, NetconfSessions
 
 log = logging.getLogger("tmf_oss.ordering")
@@ -34,29 +33,10 @@ class DeviceDirectory:
     """NETCONF credentials by management address, from the devices file (read again when it changes)."""
 
     def __init__(self, path: str | None):
-        self.path = path
-        self._stamp: float | None = None
-        self._creds: dict[str, NetconfCredentials] = {}
-        self._lock = threading.Lock()
+        self.devices = WatchedDevices(path)
 
     def credentials(self, address: str) -> NetconfCredentials:
-        if not self.path:
-            raise DeviceError(address, "no devices file is configured (TMF_OSS_DEVICES_FILE), so tmf-oss has no "
-                                       "NETCONF credentials for the device")
-        with self._lock:
-            try:
-                stamp = os.stat(self.path).st_mtime
-            except OSError as error:
-                raise DeviceError(address, f"cannot read the devices file: {error.strerror}") from None
-            if stamp != self._stamp:
-                try:
-                    devices = load_devices(self.path)
-                except DeviceFileError as error:
-                    raise DeviceError(address, f"the devices file is not usable: {error}") from None
-                self._creds = {device.target.address: device.target.netconf for device in devices
-                               if device.target.netconf is not None}
-                self._stamp = stamp
-            creds = self._creds.get(address)
+        creds = self.devices.target(address, "NETCONF credentials").netconf
         if creds is None:
             raise DeviceError(address, "the devices file gives no NETCONF access to this device")
         return creds

@@ -25,9 +25,10 @@ from sqlalchemy import or_, select, update
 from tmf_oss.db.base import as_utc, utcnow
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.performance import jobs, objects, periods
-from tmf_oss.performance.measure import DeviceBook, JobRound, ReadingMemory, measure
+from tmf_oss.performance.measure import JobRound, ReadingMemory, measure
 from tmf_oss.performance.model import CollectionJobRow
 from tmf_oss.performance.service import add_tracking
+from tmf_oss.southbound.devices import WatchedDevices
 from tmf_oss.tmf.collection import RowUpdate
 from tmf_oss.tmf.errors import TmfError
 
@@ -57,7 +58,7 @@ class Collector:
         self.lease = timedelta(seconds=settings.pm_lease_seconds)
         self.jobs = platform.collection("tmf628", "measurementCollectionJob")
         self.resources = platform.collection("tmf639", "resource")
-        self.devices = DeviceBook(settings.devices_file)
+        self.devices = WatchedDevices(settings.devices_file)
         self.memory = ReadingMemory()
         self.base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
         from tmf_oss.performance.timeseries import TimeSeriesStore

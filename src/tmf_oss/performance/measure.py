@@ -10,8 +10,6 @@ missing, with the reason, and the round goes on with the others.
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +20,7 @@ from tmf_oss.performance.jobs import Indicator
 from tmf_oss.performance.objects import MonitoredObject
 from tmf_oss.performance.samples import Sample, SeriesKey
 from tmf_oss.southbound.adapter import DeviceError, DeviceTarget
-from tmf_oss.southbound.devices import DeviceFileError, load_devices
+from tmf_oss.southbound.devices import WatchedDevices
 
 GAP_FACTOR = 1.5
 
@@ -34,37 +32,6 @@ class JobRound:
     objects: list[MonitoredObject]
     step: float  # seconds between measurements
     period_start: datetime  # the period this round's values are for
-
-
-class DeviceBook:
-    """SNMP access to the managed devices, from the devices file (read again when it changes)."""
-
-    def __init__(self, path: str | None):
-        self.path = path
-        self._stamp: float | None = None
-        self._targets: dict[str, DeviceTarget] = {}
-        self._problem: str | None = None
-        self._lock = threading.Lock()
-
-    def target(self, address: str) -> DeviceTarget | str:
-        """The device's target, or why there is none."""
-        if not self.path:
-            return "no devices file is configured (TMF_OSS_DEVICES_FILE), so there is no SNMP access to the device"
-        with self._lock:
-            try:
-                stamp = os.stat(self.path).st_mtime
-            except OSError as error:
-                return f"cannot read the devices file: {error.strerror}"
-            if stamp != self._stamp:
-                try:
-                    self._targets = {device.target.address: device.target for device in load_devices(self.path)}
-                    self._problem = None
-                except DeviceFileError as error:
-                    self._targets, self._problem = {}, f"the devices file is not usable: {error}"
-                self._stamp = stamp
-            if self._problem:
-                return self._problem
-            return self._targets.get(address) or "the device is not in the devices file"
 
 
 class ReadingMemory:
@@ -106,7 +73,7 @@ async def _read(adapter, target: DeviceTarget, counters: set[str], names: set[st
     return reading, indexes
 
 
-async def measure(job: JobRound, adapter, devices: DeviceBook, memory: ReadingMemory) -> list[Sample]:
+async def measure(job: JobRound, adapter, devices: WatchedDevices, memory: ReadingMemory) -> list[Sample]:
     """The samples of one round (values and missing values), one per indicator and object of its scope."""
     by_device: dict[str, list[MonitoredObject]] = defaultdict(list)
     for obj in job.objects:
@@ -118,9 +85,10 @@ async def measure(job: JobRound, adapter, devices: DeviceBook, memory: ReadingMe
         indicators = [indicator for indicator in job.indicators if indicator.scope in scopes]
         counters = set().union(*(indicator.expression.counters for indicator in indicators)) if indicators else set()
         names = {obj.interface for obj in objs if obj.interface is not None}
-        target = devices.target(address)
-        if isinstance(target, str):
-            return _all_missing(job, objs, indicators, start, end, target)
+        try:
+            target = devices.target(address, "SNMP access")
+        except DeviceError as error:
+            return _all_missing(job, objs, indicators, start, end, error.reason)
         try:
             reading, indexes = await _read(adapter, target, counters, names, memory)
         except DeviceError as error:

@@ -30,12 +30,13 @@ removed), or a plain string. Secrets are held as `Secret` values: never printed,
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
-from tmf_oss.southbound.adapter import DeviceTarget, NetconfCredentials, Secret, SnmpCredentials
+from tmf_oss.southbound.adapter import DeviceError, DeviceTarget, NetconfCredentials, Secret, SnmpCredentials
 
 SNMP_KEYS = {"version", "community", "user", "auth_key", "priv_key", "auth_protocol", "priv_protocol"}
 NETCONF_KEYS = {"user", "password", "key_file", "port", "notifications"}
@@ -165,3 +166,39 @@ def load_devices(path: str | Path) -> list[ManagedDevice]:
     except yaml.YAMLError as exc:
         raise DeviceFileError(f"{path} is not valid YAML: {exc}") from None
     return parse_devices(document, source=str(path))
+
+
+class WatchedDevices:
+    """The devices file as long-running work looks devices up in it (the orchestrator, the collector): read again
+    whenever it changes, so devices and credentials can be edited without a restart."""
+
+    def __init__(self, path: str | None):
+        self.path = path or None
+        self._stamp: float | None = None
+        self._targets: dict[str, DeviceTarget] = {}
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+
+    def target(self, address: str, wanted: str = "access") -> DeviceTarget:
+        """How to reach the device; DeviceError saying why not (`wanted` names what is missing, for the message)."""
+        if not self.path:
+            raise DeviceError(address, f"no devices file is configured (TMF_OSS_DEVICES_FILE), so tmf-oss has no "
+                                       f"{wanted} for the device")
+        with self._lock:
+            try:
+                stamp = os.stat(self.path).st_mtime
+            except OSError as error:
+                raise DeviceError(address, f"cannot read the devices file: {error.strerror}") from None
+            if stamp != self._stamp:
+                try:
+                    self._targets = {device.target.address: device.target for device in load_devices(self.path)}
+                    self._problem = None
+                except DeviceFileError as error:
+                    self._targets, self._problem = {}, f"the devices file is not usable: {error}"
+                self._stamp = stamp
+            problem, target = self._problem, self._targets.get(address)
+        if problem:
+            raise DeviceError(address, problem)
+        if target is None:
+            raise DeviceError(address, "the device is not in the devices file")
+        return target
