@@ -478,8 +478,11 @@ def _measured():
 
 
 def _measured_value(row) -> MeasuredValue:
-    values = tuple(row)
-    return MeasuredValue(*values[:7], _utc(values[7]), *values[8:])
+    """A row of _measured()'s columns as a MeasuredValue (built in C: thousands of them make a /metrics page)."""
+    start = row[7]
+    if start.tzinfo is not timezone.utc:
+        start = _utc(start)
+    return MeasuredValue._make((*row[:7], start, row[8], row[9]))
 
 
 def _series_conditions(job_id, object_ids, indicator_ids) -> list:
