@@ -7,8 +7,8 @@ reason if missing). On PostgreSQL a batch goes through COPY straight into pm_val
 while the server stores the previous slice. A (series, start) written again (a collector's retry, a recomputed
 interval) replaces the earlier value: the COPY then fails on the primary key, is rolled back to a savepoint, and
 the batch goes through a scratch table and INSERT ... ON CONFLICT DO UPDATE instead. Plain COPY comes first
-because retries are rare and the upsert costs about 1.7 times as much per round (benchmarks/pm_store.py measures
-both). On SQLite one prepared INSERT ... ON CONFLICT DO UPDATE runs per row.
+because retries are rare and the upsert costs 1.5 to 1.8 times as much per round (benchmarks/pm_store.py
+measures both). On SQLite one prepared INSERT ... ON CONFLICT DO UPDATE runs per row.
 
 latest() is computed when asked, one descent of the primary key per series, rather than kept by every write:
 keeping each series' newest value in a row of its own costs an UPDATE per series per round, as much as the round's
