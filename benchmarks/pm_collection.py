@@ -72,6 +72,7 @@ DEVICE_INDICATORS = ("cpuLoad", "memoryUsed")
 DISTURBED = 0.05  # others' share of the cores above which the figures are marked
 SYNC_STEPS = ("claim", "plan", "store", "thresholds", "advance")  # the collector's synchronous (database) steps
 UPTIME_OID = "1.3.6.1.2.1.1.3.0"
+PAUSE_SECONDS = 2.0  # idle before each comparison pass
 # Octets per second of interface n, by counter column (snmprec OID prefix): in 10n Mbit/s, out 20n Mbit/s.
 OCTET_RATES = {"1.3.6.1.2.1.2.2.1.10.": 1_250_000, "1.3.6.1.2.1.31.1.1.1.6.": 1_250_000,
                "1.3.6.1.2.1.2.2.1.16.": 2_500_000, "1.3.6.1.2.1.31.1.1.1.10.": 2_500_000}
@@ -451,7 +452,7 @@ async def run_periods(options, platform, settings, job_names, plans, targets, bo
         # A period holds the collector's round (about a measure() pass plus the database), a measure() pass and a
         # ceiling pass, with room for a noisy machine.
         seconds_per_minute = options.seconds_per_minute or max(
-            2.0, math.ceil(2 * (2 * measured["seconds"] + ceiling["seconds"])) + 1)
+            2.0, math.ceil(2 * (2 * measured["seconds"] + ceiling["seconds"]) + 2 * PAUSE_SECONDS) + 1)
         period = seconds_per_minute  # g_1mn
 
         collector = Collector(platform, dataclasses.replace(settings, pm_seconds_per_minute=seconds_per_minute))
@@ -506,9 +507,13 @@ async def run_periods(options, platform, settings, job_names, plans, targets, bo
             if result["values"]["interfaces"] == 0:
                 raise Failure(f"round {number} measured no interface value: readings more than 1.5 periods apart "
                               f"(the round started {late:.1f} s late); give a larger --seconds-per-minute")
+            # Each comparison pass starts after an idle pause too, as the collector's round starts after its wait
+            # for the boundary: on a shared machine whatever ran meanwhile has cooled our caches alike.
+            await asyncio.sleep(PAUSE_SECONDS)
             result["measure"], samples = await passes.run(measure_pass(plans, adapter, book, memory))
             result["measure_values"] = sum(1 for sample in samples if sample.value is not None)
             result["missing_reasons"] = summarize_missing(samples)
+            await asyncio.sleep(PAUSE_SECONDS)
             result["ceiling"], errors = await passes.run(ceiling_pass(adapter, requests))
             if errors:
                 raise Failure(f"{len(errors)} devices failed a ceiling pass, e.g. {errors[0]!r}")
