@@ -315,8 +315,8 @@ def create_jobs(platform, device_ids: list[str]) -> dict[str, str]:
 
 
 def create_threshold(platform) -> None:
-    """One rising threshold on ifInUtilisation over every interface (never crossed: the simulated counters do not
-    move), so that every round evaluates 1 value per interface against it and keeps its state."""
+    """One rising threshold on ifInUtilisation over every interface (90 %, never crossed: the simulated interfaces
+    run at 1-8 % inbound), so that every round evaluates one value per interface against it and keeps its state."""
     from tmf_oss.performance.threshold_document import threshold_from_document
     from tmf_oss.performance.threshold_store import ThresholdStore
 
