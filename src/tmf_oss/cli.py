@@ -160,6 +160,9 @@ def demo(ctx, device_count, interfaces, port, database_url) -> None:
         base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
         outcomes = discover_and_sync(platform, parse_devices(network.devices_document()), base_url=base_url)
         platform.close()
+        for outcome in outcomes:
+            if outcome.error:
+                click.echo(f"could not discover {outcome.address}: {outcome.error}", err=True)
         resources = sum(len(o.report.created) for o in outcomes if o.report)
         click.echo(f"{resources} resources in the inventory. Try:\n"
                    f"  {base_url}/tmf-api/resourceInventoryManagement/v5/resource?@type=PhysicalResource\n"

@@ -25,6 +25,8 @@ def simulator_path() -> str | None:
     PATH."""
     return shutil.which(SIMULATOR, path=str(Path(sys.executable).parent)) or shutil.which(SIMULATOR)
 PORT = 1161
+SYS_UP_TIME = "1.3.6.1.2.1.1.3.0"
+READY_SECONDS = 60  # generous: indexing 250 devices' files on a loaded machine takes a while
 
 
 def address(index: int, prefix: str = "127.0.2") -> str:
@@ -134,12 +136,53 @@ class SimulatedNetwork:
             endpoints = [f"--agent-udpv4-endpoint={address(i, self.prefix)}:{PORT}"
                          for i in range(1 + part, self.devices + 1, self.processes)]
             if endpoints:
+                # Each process indexes the data files into a cache of its own: two writing one index (snmpsim's
+                # default is a shared directory in /tmp) can crash either of them.
                 self._running.append(subprocess.Popen(
-                    [simulator, f"--data-dir={self.data_dir}", "--log-level=error", "--logging-method=null",
-                     *endpoints], env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}, stdout=subprocess.DEVNULL,
+                    [simulator, f"--data-dir={self.data_dir}", f"--cache-dir={self.data_dir / f'index{part}'}",
+                     "--log-level=error", "--logging-method=null", *endpoints], env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_end_with_parent))
-        time.sleep(3)  # snmpsim indexes its data files before it answers
+        try:
+            self._wait_until_answering(deadline=time.monotonic() + READY_SECONDS)
+        except RuntimeError:
+            self.stop()
+            raise
         return self
+
+    def _wait_until_answering(self, *, deadline: float) -> None:
+        """snmpsim indexes its data files before it answers, longer on a busy machine: ask every device for its
+        sysUpTime until each has answered once, rather than sleeping for a guessed time."""
+        import asyncio
+
+        from tmf_oss.southbound.adapter import DeviceError, DeviceTarget, Secret, SnmpCredentials
+        from tmf_oss.southbound.snmp import SnmpAdapter
+
+        async def probe() -> set[str]:
+            adapter = SnmpAdapter()
+            waiting = {address(i, self.prefix): i for i in range(1, self.devices + 1)}
+            try:
+                while waiting:
+                    if any(process.poll() is not None for process in self._running):
+                        raise RuntimeError("the SNMP simulator stopped while starting (snmpsim installed?)")
+                    if time.monotonic() > deadline:
+                        return set(waiting)
+                    targets = [DeviceTarget(at, PORT, SnmpCredentials(community=Secret(f"dev{i}")), timeout=1,
+                                            retries=0) for at, i in waiting.items()]
+                    answers = await asyncio.gather(*(adapter.get(t, [SYS_UP_TIME]) for t in targets),
+                                                   return_exceptions=True)
+                    for target, answer in zip(targets, answers):
+                        if not isinstance(answer, DeviceError):
+                            waiting.pop(target.address)
+                    if waiting:
+                        await asyncio.sleep(0.2)
+                return set()
+            finally:
+                adapter.close()
+
+        silent = asyncio.run(probe())
+        if silent:
+            raise RuntimeError(f"simulated devices {', '.join(sorted(silent))} did not answer within "
+                               f"{READY_SECONDS} s")
 
     def report_down(self, down: set[int]) -> None:
         """From now on every device reports these interface numbers down (snmpsim rereads changed files)."""
