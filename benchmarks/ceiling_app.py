@@ -17,6 +17,8 @@ import connexion
 from connexion.resolver import Resolver
 from starlette.responses import Response
 
+from tmf_oss.tmf.parameters import VALIDATORS, fold_path_parameters
+
 BASE_PATH = "/tmf-api/resourceInventoryManagement/v5"
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"  # what tmf_oss.tmf.http answers with
 
@@ -67,10 +69,12 @@ def create_app() -> connexion.AsyncApp:
 
     operations = {"listResource": list_resource, "retrieveResource": retrieve_resource}
     app = connexion.AsyncApp("tmf_oss_ceiling")
-    # The options tmf_oss.app.create_app passes (response validation off is the production default).
-    app.add_api(SPEC, base_path=BASE_PATH, name="ceiling-v5",
+    # The document preparation and add_api options of tmf_oss.app.create_app (response validation off is the
+    # production default; the parameter validator is ours).
+    app.add_api(fold_path_parameters(SPEC), base_path=BASE_PATH, name="ceiling-v5",
                 resolver=Resolver(function_resolver=operations.__getitem__),
-                validate_responses=False, strict_validation=False, pythonic_params=False)
+                validate_responses=False, strict_validation=False, pythonic_params=False,
+                validator_map=VALIDATORS)
     return app
 
 

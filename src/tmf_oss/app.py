@@ -1,7 +1,6 @@
 """Builds the connexion application: one add_api per served spec document, handlers found by operationId."""
 from __future__ import annotations
 
-import copy
 import inspect
 import logging
 import warnings
@@ -31,6 +30,7 @@ from tmf_oss.platform import SPECS_DIR, Platform
 from tmf_oss.southbound.admin_api import fault_routes
 from tmf_oss.tmf.errors import ERROR_MEDIA_TYPE, TmfError, error_document
 from tmf_oss.tmf.handlers import CollectionHandlers
+from tmf_oss.tmf.parameters import VALIDATORS, fold_path_parameters
 
 log = logging.getLogger("tmf_oss.app")
 
@@ -144,13 +144,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             app.add_url_rule(f"{version.base_path}/openapi.json", f"{api.api}-{version.version}-document",
                              _document_handler(document, version.base_path), methods=["GET"])
             app.add_api(
-                copy.deepcopy(document),
+                fold_path_parameters(document),
                 base_path=version.base_path,
                 name=f"{api.api}-{version.version}",
                 resolver=_resolver(operations),
                 validate_responses=settings.validate_responses,
                 strict_validation=False,
                 pythonic_params=False,
+                validator_map=VALIDATORS,
             )
     for api in platform.apis:
         for path, name, handler, methods in api.routes(platform, settings) if api.routes else ():
