@@ -22,24 +22,38 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
     return Response(status_code=status, headers=headers)
 
 
+_FORWARDED = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-prefix")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def public_base_url(request: Request, configured: str = "", trust_forwarded: bool = True) -> str:
-    """scheme://host[:port] that clients use to reach us; hrefs are built from it."""
+    """scheme://host[:port] that clients use to reach us; hrefs are built from it. Read from the ASGI scope's raw
+    headers: every read request needs it, and starlette's Headers and URL objects cost more than the rest of a
+    cached read."""
     if configured:
         return configured.rstrip("/")
-    headers = request.headers
-    scheme = request.url.scheme
-    host = headers.get("host") or request.url.netloc
+    scope = request.scope
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _FORWARDED and name not in found:  # ASGI servers give header names in lower case
+            found[name] = value.decode("latin-1")
+    scheme = scope.get("scheme", "http")
+    host = found.get(b"host")
+    if not host:
+        server_host, port = scope.get("server") or ("localhost", None)
+        host = server_host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{server_host}:{port}"
+    prefix = ""
     if trust_forwarded:
-        forwarded_proto = headers.get("x-forwarded-proto")
-        forwarded_host = headers.get("x-forwarded-host")
+        forwarded_proto = found.get(b"x-forwarded-proto")
+        forwarded_host = found.get(b"x-forwarded-host")
         if forwarded_proto:
             scheme = forwarded_proto.split(",")[0].strip()
         if forwarded_host:
             host = forwarded_host.split(",")[0].strip()
-            port = headers.get("x-forwarded-port")
+            port = found.get(b"x-forwarded-port")
             if port and ":" not in host:
                 host = f"{host}:{port.split(',')[0].strip()}"
-    prefix = headers.get("x-forwarded-prefix", "").rstrip("/") if trust_forwarded else ""
+        prefix = found.get(b"x-forwarded-prefix", "").rstrip("/")
     return f"{scheme}://{host}{prefix}"
 
 
