@@ -17,8 +17,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
+from tmf_oss.db.base import utcnow
 from tmf_oss.db.engine import Database
 from tmf_oss.ordering.model import OrderDeviceChange
 from tmf_oss.ordering.plan import Endpoint, ItemPlan
@@ -27,6 +28,7 @@ from tmf_oss.southbound.devices import WatchedDevices
 from tmf_oss.southbound.netconf_sessions import ChangeRefused, ConfigChange, NetconfSessions
 
 log = logging.getLogger("tmf_oss.ordering")
+JOURNAL = OrderDeviceChange.__table__
 
 
 class DeviceDirectory:
@@ -202,13 +204,12 @@ class Activator:
         # the item's completion (or rollback) is what ends them.
 
     def _journal(self, snapshots: list[tuple["_Job", list[str]]]) -> list[int]:
-        with self.db.transaction() as session:
-            rows = [OrderDeviceChange(order_id=job.order_id, item_id=job.item_id, device=job.entry.device,
-                                      status="sent", undo=job.entry.written_back + before)
-                    for job, before in snapshots]
-            session.add_all(rows)
-            session.flush()
-            return [row.seq for row in rows]
+        """The journal entries, committed (no events, no ORM objects: a plain Core transaction)."""
+        now = utcnow()
+        rows = [{"order_id": job.order_id, "item_id": job.item_id, "device": job.entry.device, "status": "sent",
+                 "undo": job.entry.written_back + before, "created_at": now} for job, before in snapshots]
+        with self.db.engine.begin() as connection:
+            return list(connection.execute(insert(JOURNAL).returning(JOURNAL.c.seq), rows).scalars())
 
     def _forget(self, seqs: list[int]) -> None:
         """Journal entries of a batch that was discarded: nothing of them reached the running configuration (and

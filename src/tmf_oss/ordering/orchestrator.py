@@ -79,6 +79,7 @@ class Orchestrator:
         self.records = InventoryRecorder(platform, self.base_url)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tmf-oss-order")
         self._active: set[str] = set()
+        self._claimed: dict[str, dict] = {}  # order id -> its document as the claim returned it
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -123,7 +124,14 @@ class Orchestrator:
         listen(self.db, ORDERS_CHANNEL, orders_waiting.notify, self._stop)
 
     def claim(self, limit: int) -> list[str]:
-        """Lease up to `limit` orders that need work and nobody holds."""
+        """Lease up to `limit` orders that need work and nobody holds. Their documents come back with the claim
+        (kept for `_work`, which need not read them again)."""
+        claimed = self._claim(limit)
+        with self._lock:
+            self._claimed.update(claimed)
+        return list(claimed)
+
+    def _claim(self, limit: int) -> dict[str, dict]:
         now = utcnow()
         table = ServiceOrderRow
         candidates = (sql_select(table.seq)
@@ -134,10 +142,10 @@ class Orchestrator:
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         with self.db.transaction() as session:
-            return list(session.execute(
+            return dict(session.execute(
                 update(table).where(table.seq.in_(candidates.scalar_subquery()))
                 .values(lease_owner=self.owner, lease_until=now + self.lease)
-                .returning(table.id)).scalars())
+                .returning(table.id, table.doc)).all())
 
     def _renew_leases(self) -> None:
         if time.monotonic() < self._next_renewal:
@@ -162,12 +170,16 @@ class Orchestrator:
         finally:
             with self._lock:
                 self._active.discard(order_id)
+                self._claimed.pop(order_id, None)
             orders_waiting.notify()
 
     # --- one order -------------------------------------------------------------------------------------
 
     def _work(self, order_id: str) -> None:
-        order = self._current(order_id)
+        with self._lock:
+            order = self._claimed.pop(order_id, None)
+        if order is None:
+            order = self._current(order_id)
         state = order.get("state")
         if state in lifecycle.CANCELLING:
             return self._cancel(order_id)
@@ -175,8 +187,8 @@ class Orchestrator:
             return self._release(order_id)
         settled = frozenset(item["id"] for item in lifecycle.items(order) if item.get("state") in ITEM_ENDED)
         try:
-            with self.db.reading() as session:
-                plan = plan_order(session, self.platform, order, order_id=order_id, settled=settled)
+            with self.db.read() as connection:  # plain SELECTs, in autocommit: no BEGIN and ROLLBACK around them
+                plan = plan_order(connection, self.platform, order, order_id=order_id, settled=settled)
         except InvalidOrder as invalid:
             if state != "inProgress":
                 return self._reject(order_id, invalid.problems)
@@ -224,8 +236,10 @@ class Orchestrator:
         """One item: `prelude` changes go out with its start, `epilogue` ones (the order's end) with its end.
         Returns the order as its last write left it."""
         item = _item(order, plan.id)
+        fresh = False  # a service id made up here: no service can have it yet
         if plan.action == "add":
             known = (item.get("service") or {}).get("id")
+            fresh = not known
             service = {"id": known, "name": plan.requested_name} if known else new_service_identity(plan, order_id)
         else:
             service = {"id": plan.service["id"], "name": plan.service.get("name")}
@@ -244,7 +258,11 @@ class Orchestrator:
                                release=ends)
 
         def complete(session, doc: dict) -> str:
-            self.records.record(session, plan, service, order_id, correlation_id=None)
+            # What the item did in the inventories is kept for a cancellation, which is only possible while the
+            # order runs: not when this write ends it (the last item, no cancellation asked for).
+            ending = ends and doc.get("state") not in lifecycle.CANCELLING
+            self.records.record(session, plan, service, order_id, correlation_id=None, fresh=fresh,
+                                keep=not ending)
             target = _item(doc, plan.id)
             target["state"] = "completed"
             target["service"] = {**(target.get("service") or {}), "id": service["id"],
@@ -344,8 +362,8 @@ class Orchestrator:
         """Apply `change(session, doc)` to the order in one transaction, with its events (the change may return
         the suffix of one more event to send, e.g. "MilestoneEvent"). Only while this worker holds the order."""
         with self.db.transaction() as session:
-            row = self._locked(session, order_id)
-            if row is None or row.lease_owner != self.owner:
+            row = self._locked(session, order_id, release)
+            if row is None:
                 raise LeaseLost(order_id)
             doc = _copy(row.doc)
             extra_event = change(session, doc)
@@ -353,27 +371,25 @@ class Orchestrator:
                                     base_url=self.base_url, correlation_id=None)
             for suffix in [extra_event] if isinstance(extra_event, str) else extra_event or ():
                 self.orders.emit_event(session, suffix, row.id, doc, base_url=self.base_url, correlation_id=None)
-            if release:
-                session.execute(update(ServiceOrderRow).where(ServiceOrderRow.seq == row.seq)
-                                .values(lease_owner=None, lease_until=None))
             if doc.get("state") in lifecycle.FINAL:
                 # An ended order can no longer be cancelled nor resumed: its way back is not needed any more.
                 session.execute(delete(OrderDeviceChange).where(OrderDeviceChange.order_id == order_id))
-                session.execute(delete(OrderItemResult).where(OrderItemResult.order_id == order_id))
+                if any(item.get("state") == "completed" for item in lifecycle.items(row.doc)):
+                    # items completed by earlier writes kept their results (this write's own are not kept)
+                    session.execute(delete(OrderItemResult).where(OrderItemResult.order_id == order_id))
         wake_up.notify()
         return doc
 
-    def _locked(self, session, order_id: str):
-        """The order's row, locked until the transaction ends (as db.locking.locked), with only the columns a
-        write needs: not the rendered body, nor an ORM object to flush."""
-        table = ServiceOrderRow
-        statement = sql_select(table.seq, table.id, table.version, table.doc, table.lease_owner).where(
-            table.id == order_id)
-        if self.db.dialect == "postgresql":
-            statement = statement.with_for_update()
-        else:
-            session.execute(update(table).where(table.id == order_id).values(version=table.version))
-        return session.execute(statement).first()
+    def _locked(self, session, order_id: str, release: bool):
+        """The order's row, locked until the transaction ends, with only the columns a write needs (not the
+        rendered body, nor an ORM object to flush); None when this worker no longer holds it. One UPDATE does it
+        all: it locks the row (and takes SQLite's write lock), checks the lease, renews it, or gives the order up
+        when the write is the worker's last (`release`)."""
+        table = ServiceOrderRow.__table__.c  # Core: no ORM bookkeeping for a statement of known columns
+        lease = dict(lease_owner=None, lease_until=None) if release else dict(lease_until=utcnow() + self.lease)
+        return session.connection().execute(
+            update(ServiceOrderRow.__table__).where(table.id == order_id, table.lease_owner == self.owner)
+            .values(**lease).returning(table.seq, table.id, table.version, table.doc)).first()
 
     def _release(self, order_id: str, retry_in: float | None = None) -> None:
         until = utcnow() + timedelta(seconds=retry_in) if retry_in else None

@@ -42,11 +42,13 @@ class InventoryRecorder:
         return self.services.href(self.services.served(version), self.base_url, ident)
 
     def record(self, session: Session, plan: ItemPlan, service: dict, order_id: str,
-               correlation_id: str | None) -> dict:
-        """Write the item's effects; returns them (as kept for undoing)."""
+               correlation_id: str | None, *, fresh: bool = False, keep: bool = True) -> dict:
+        """Write the item's effects; returns them. `keep`: keep them for undoing (`order_item_result`), which
+        the caller does not need when the order ends in this transaction. `fresh`: the service's id was just made
+        up, so no service has it yet (nothing to look up)."""
         effects = {"service": service["id"], "action": plan.action, "created_resources": [],
                    "removed_resources": [], "previous_service": None}
-        existing = self._service_row(session, service["id"])
+        existing = None if fresh else self._service_row(session, service["id"])
         if existing is not None:
             effects["previous_service"] = existing.doc
         if plan.action in ("modify", "delete"):
@@ -94,7 +96,8 @@ class InventoryRecorder:
             self.services.update_rows(session, [RowUpdate(existing.seq, existing.id, existing.version, existing.doc,
                                                           doc)], base_url=self.base_url,
                                       correlation_id=correlation_id)
-        session.add(OrderItemResult(order_id=order_id, item_id=plan.id, effects=effects))
+        if keep:
+            session.add(OrderItemResult(order_id=order_id, item_id=plan.id, effects=effects))
         return effects
 
     def undo(self, session: Session, order_id: str, correlation_id: str | None) -> None:
