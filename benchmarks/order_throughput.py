@@ -199,6 +199,67 @@ def report(label: str, docs: list[dict], window: float) -> None:
           f"{not_done or ''}")
 
 
+class CpuUse:
+    """CPU time (user + system, from /proc) spent while a run lasted, by who spent it: the orchestrator
+    process(es), the API process(es), PostgreSQL, the routers (netconfd, its NETCONF subsystem, sshd), this
+    script, and everything else; with how busy the machine's cores were."""
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, orchestrators: list[int], api: int):
+        self.orchestrators = set(orchestrators)
+        self.api = api
+        self.start = self._sample()
+
+    def _group(self, pid: int, command: str, parents: dict[int, int]) -> str:
+        if pid in self.orchestrators:
+            return "orchestrator"
+        ancestor = pid
+        while ancestor > 1:
+            if ancestor == self.api:
+                return "API"
+            ancestor = parents.get(ancestor, 0)
+        if pid == os.getpid():
+            return "this script"
+        if command == "postgres":
+            return "PostgreSQL"
+        if command in ("netconfd", "netconf-subsyst", "sshd"):
+            return "routers"
+        return "other"
+
+    def _sample(self) -> tuple[dict[int, tuple[str, int, float]], list[int]]:
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            command = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            found[int(entry)] = (command, int(fields[1]), (int(fields[11]) + int(fields[12])) / self.TICK)
+        with open("/proc/stat") as stat:
+            cores = [int(value) for value in stat.readline().split()[1:]]
+        return found, cores
+
+    def report(self, orders: int) -> None:
+        (before, cores_before), (after, cores_after) = self.start, self._sample()
+        parents = {pid: parent for pid, (_, parent, _) in after.items()}
+        spent: dict[str, float] = {}
+        for pid, (command, _, seconds) in after.items():
+            earlier = before.get(pid)
+            used = seconds - (earlier[2] if earlier and earlier[0] == command else 0.0)
+            group = self._group(pid, command, parents)
+            spent[group] = spent.get(group, 0.0) + used
+        deltas = [b - a for a, b in zip(cores_before, cores_after)]
+        idle = deltas[3] + (deltas[4] if len(deltas) > 4 else 0)
+        busy = 1 - idle / max(1, sum(deltas))
+        order = ("orchestrator", "API", "PostgreSQL", "routers", "this script", "other")
+        print(f"CPU ms per order: " + ", ".join(f"{group} {spent.get(group, 0.0) * 1000 / max(orders, 1):.1f}"
+                                                for group in order) + f"; cores busy {busy * 100:.0f} %")
+
+
 def run_orchestrator(settings) -> None:
     """A worker process: an orchestrator on the benchmark database, until terminated."""
     from tmf_oss.ordering.orchestrator import Orchestrator
@@ -258,6 +319,7 @@ def main() -> None:
             report("baseline", orders.timings(baseline), 0)
 
             offered: list[str] = []
+            cpu = CpuUse([process.pid for process in workers], server.process.pid)
             start = time.monotonic()
             count = int(args.rate * args.seconds)
             with ThreadPoolExecutor(8) as senders:
@@ -271,6 +333,7 @@ def main() -> None:
             behind = time.monotonic() - start - args.seconds
             docs = wait_until_ended(orders, offered, 300)
             report(f"{args.rate:g}/s", docs, args.seconds)
+            cpu.report(len(docs))
             if behind > 0.5:
                 print(f"(creating the orders fell {behind:.1f} s behind the offered rate)")
             print(f"median pickup under load: {statistics.median(seconds_between(d['orderDate'], d['startDate']) for d in docs if d.get('startDate')) * 1000:.0f} ms")
