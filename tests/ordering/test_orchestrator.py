@@ -118,6 +118,50 @@ def test_a_dead_workers_orders_are_taken_over_when_its_lease_lapses(client, app,
     assert _get(client, created["id"])["state"] == "failed"  # no devices file: but it was processed, once
 
 
+def _claim_then_process(orchestrator: Orchestrator, between) -> list[str]:
+    """Claim what is ready, let `between()` change the orders, then process them (as a claimed order waits for a
+    thread while a client acts on it)."""
+    claimed = orchestrator.claim(100)
+    between()
+    for order_id in claimed:
+        with orchestrator._lock:
+            orchestrator._active.add(order_id)
+        orchestrator._process(order_id)
+    return claimed
+
+
+def test_an_order_held_after_it_was_claimed_is_not_started(client, ports, orchestrators):
+    created = _create(client, order(vlan_item("1", ports, 100)))
+    worker = orchestrators(devices_file="")
+    assert _claim_then_process(worker, lambda: client.patch(f"{ORDERING}/serviceOrder/{created['id']}",
+                                                            json={"state": "held"})) == [created["id"]]
+    held = _get(client, created["id"])
+    assert held["state"] == "held" and "startDate" not in held
+    assert held["serviceOrderItem"][0]["state"] == "acknowledged"
+    client.patch(f"{ORDERING}/serviceOrder/{created['id']}", json={"state": "acknowledged"})
+    assert _run(worker) == [created["id"]]  # given up, not kept: released, it is claimed again
+
+
+def test_an_order_whose_items_changed_after_it_was_claimed_runs_the_new_items(client, ports, orchestrators):
+    created = _create(client, order(vlan_item("1", ports, 100)))
+    replaced = {"serviceOrderItem": [vlan_item("7", ports, 107)]}
+    _claim_then_process(orchestrators(devices_file=""),
+                        lambda: client.patch(f"{ORDERING}/serviceOrder/{created['id']}", json=replaced))
+    done = _get(client, created["id"])
+    assert [item["id"] for item in done["serviceOrderItem"]] == ["7"]
+    assert done["state"] == "failed"  # no devices file: the new item was the one run
+    assert "item 7:" in done["errorMessage"][0]["message"]
+
+
+def test_a_cancellation_asked_after_the_claim_stops_the_order_before_its_devices(client, ports, orchestrators):
+    created = _create(client, order(vlan_item("1", ports, 100)))
+    _claim_then_process(orchestrators(devices_file=""), lambda: client.post(
+        f"{ORDERING}/cancelServiceOrder", json={"serviceOrder": {"id": created["id"]}}))
+    cancelled = _get(client, created["id"])
+    assert cancelled["state"] == "cancelled" and "startDate" not in cancelled
+    assert "errorMessage" not in cancelled  # its devices were never tried
+
+
 def test_cancelling_an_order_that_has_not_started(client, ports, orchestrators):
     created = _create(client, order(vlan_item("1", ports, 100)))
     task = client.post(f"{ORDERING}/cancelServiceOrder", json={"serviceOrder": {"id": created["id"]}}).json()

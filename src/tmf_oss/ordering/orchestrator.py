@@ -60,6 +60,11 @@ class LeaseLost(Exception):
     """Another worker has the order now: stop without writing anything more."""
 
 
+class OrderChanged(Exception):
+    """The order changed (a client held it, changed its items, asked to cancel it) between the read the worker
+    planned from and its first write: nothing was written; the work starts again from the order as it is now."""
+
+
 class Orchestrator:
     def __init__(self, platform, settings=None, *, owner: str | None = None, sessions: NetconfSessions | None = None):
         settings = settings or platform.settings
@@ -79,7 +84,8 @@ class Orchestrator:
         self.records = InventoryRecorder(platform, self.base_url)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tmf-oss-order")
         self._active: set[str] = set()
-        self._claimed: dict[str, dict] = {}  # order id -> its document as the claim returned it
+        self._claimed: dict[str, tuple[dict, int]] = {}  # order id -> (document, version) as claimed
+        self._expected: dict[str, int] = {}  # order id -> the version its work was planned from, until it writes
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -109,9 +115,12 @@ class Orchestrator:
             try:
                 self._renew_leases()
                 with self._lock:
-                    free = self.concurrency - len(self._active)
-                if free > 0:
-                    for order_id in self.claim(free):
+                    held = len(self._active)
+                # Claims come in batches: once no claimed order waits for a thread (at most `concurrency` held),
+                # up to `concurrency` more are claimed, to wait in the pool's queue. Under load that is one
+                # claim for several orders, and a thread that ends an order finds the next one waiting.
+                if held <= self.concurrency:
+                    for order_id in self.claim(2 * self.concurrency - held):
                         with self._lock:
                             self._active.add(order_id)
                         self._pool.submit(self._process, order_id)
@@ -128,10 +137,11 @@ class Orchestrator:
         (kept for `_work`, which need not read them again)."""
         claimed = self._claim(limit)
         with self._lock:
-            self._claimed.update(claimed)
-        return list(claimed)
+            self._claimed.update((ident, (doc, version)) for _, ident, doc, version in claimed)
+        return [ident for _, ident, _, _ in claimed]
 
-    def _claim(self, limit: int) -> dict[str, dict]:
+    def _claim(self, limit: int) -> list[tuple]:
+        """(seq, id, document, version) of the orders leased, oldest first."""
         now = utcnow()
         table = ServiceOrderRow
         candidates = (sql_select(table.seq)
@@ -142,10 +152,10 @@ class Orchestrator:
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         with self.db.transaction() as session:
-            return dict(session.execute(
+            return sorted(session.connection().execute(
                 update(table).where(table.seq.in_(candidates.scalar_subquery()))
                 .values(lease_owner=self.owner, lease_until=now + self.lease)
-                .returning(table.id, table.doc)).all())
+                .returning(table.seq, table.id, table.doc, table.version)).all())
 
     def _renew_leases(self) -> None:
         if time.monotonic() < self._next_renewal:
@@ -161,7 +171,12 @@ class Orchestrator:
 
     def _process(self, order_id: str) -> None:
         try:
-            self._work(order_id)
+            while True:
+                try:
+                    self._work(order_id)
+                    break
+                except OrderChanged:
+                    log.info("service order %s changed before it was started; planning it again", order_id)
         except LeaseLost:
             log.warning("service order %s was taken over by another worker", order_id)
         except Exception:
@@ -171,15 +186,17 @@ class Orchestrator:
             with self._lock:
                 self._active.discard(order_id)
                 self._claimed.pop(order_id, None)
+                self._expected.pop(order_id, None)
             orders_waiting.notify()
 
     # --- one order -------------------------------------------------------------------------------------
 
     def _work(self, order_id: str) -> None:
         with self._lock:
-            order = self._claimed.pop(order_id, None)
-        if order is None:
-            order = self._current(order_id)
+            claimed = self._claimed.pop(order_id, None)
+        order, version = claimed if claimed is not None else self._current(order_id)
+        # What is decided from here on holds only if the order is still this version when first written.
+        self._expected[order_id] = version
         state = order.get("state")
         if state in lifecycle.CANCELLING:
             return self._cancel(order_id)
@@ -210,7 +227,7 @@ class Orchestrator:
                     order_id, item_id, "rollbackFailed", "The item's device changes could not be undone", error)))
                 prelude = []
         if interrupted:
-            order = self._current(order_id)
+            order = self._current(order_id)[0]
         to_run = [ident for ident in plan.execution_order() if _item(order, ident).get("state") not in ITEM_ENDED]
         if not to_run:
             self._write(order_id, _chain(*prelude, _finish), release=True)
@@ -350,13 +367,14 @@ class Orchestrator:
 
     # --- reading and writing the order ------------------------------------------------------------------
 
-    def _current(self, order_id: str) -> dict:
+    def _current(self, order_id: str) -> tuple[dict, int]:
         with self.db.read() as connection:
-            row = connection.execute(sql_select(ServiceOrderRow.doc, ServiceOrderRow.lease_owner)
+            row = connection.execute(sql_select(ServiceOrderRow.doc, ServiceOrderRow.version,
+                                                ServiceOrderRow.lease_owner)
                                      .where(ServiceOrderRow.id == order_id)).first()
         if row is None or row.lease_owner != self.owner:
             raise LeaseLost(order_id)
-        return row.doc
+        return row.doc, row.version
 
     def _write(self, order_id: str, change: Callable, *, release: bool = False) -> dict:
         """Apply `change(session, doc)` to the order in one transaction, with its events (the change may return
@@ -365,6 +383,9 @@ class Orchestrator:
             row = self._locked(session, order_id, release)
             if row is None:
                 raise LeaseLost(order_id)
+            expected = self._expected.pop(order_id, None)
+            if expected is not None and row.version != expected:
+                raise OrderChanged(order_id)
             doc = _copy(row.doc)
             extra_event = change(session, doc)
             self.orders.update_rows(session, [RowUpdate(row.seq, row.id, row.version, row.doc, doc)],
