@@ -75,6 +75,7 @@ class Options:
     seed: int
     quiet_wait: int
     repeat: int
+    page_cache_mb: int | None = None
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -104,6 +105,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--quiet-wait", type=int, default=60,
                         help="before each scenario, wait up to this many seconds for other work on the machine "
                              "to stop (default %(default)s)")
+    parser.add_argument("--page-cache-mb", type=int, default=None,
+                        help="the server's TMF_OSS_LIST_PAGE_CACHE_MB (default: the server's default); 0 measures "
+                             "every list page read from the database")
     args = parser.parse_args(argv)
     resources = args.resources if args.resources is not None else (10_000 if args.quick else 100_000)
     duration = args.duration if args.duration is not None else (5 if args.quick else 10)
@@ -122,7 +126,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
                    connections=args.connections, threads=args.threads, workers=args.workers, warmup=warmup,
                    http_slice=max(1, min(args.http_slice, resources // 2)), keep_database=args.keep_database,
                    quick=args.quick, profile=args.profile, profile_format=args.profile_format, seed=args.seed,
-                   quiet_wait=args.quiet_wait, repeat=max(1, args.repeat))
+                   quiet_wait=args.quiet_wait, repeat=max(1, args.repeat), page_cache_mb=args.page_cache_mb)
 
 
 def log(message: str) -> None:
@@ -395,11 +399,13 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def server_env() -> dict:
+def server_env(page_cache_mb: int | None = None) -> dict:
     # Production settings: the defaults, except quieter logs. Other TMF_OSS_* variables from the caller's shell
     # (e.g. TMF_OSS_VALIDATE_RESPONSES) would change what is measured, so they are left out.
     env = {name: value for name, value in os.environ.items() if not name.startswith("TMF_OSS_")}
     env["TMF_OSS_LOG_LEVEL"] = "warning"
+    if page_cache_mb is not None:
+        env["TMF_OSS_LIST_PAGE_CACHE_MB"] = str(page_cache_mb)
     return env
 
 
@@ -566,6 +572,9 @@ def print_report(report: dict, scenarios: list[Scenario]) -> None:
     print("wrk runs on the same cores as the server and PostgreSQL: the figures are conservative.")
     if settings["profile"]:
         print("py-spy was recording during the measurements: the figures are lower than without it.")
+    if settings.get("page_cache_mb") is not None:
+        print(f"server list page cache: {settings['page_cache_mb']} MB per collection"
+              + (" (off: every page is read from the database)" if settings["page_cache_mb"] == 0 else ""))
     print()
     headers = ("scenario", "req/s", "p50 ms", "p99 ms", "ratio to in-memory ceiling", "target",
                "CPU ms/req server + PG", "notes")
@@ -659,7 +668,7 @@ def run(options: Options, servers: Servers, workdir: Path, report: dict) -> None
         "tmf-oss", tmf_oss_command() + ["serve", "--workers", str(options.workers), "--host", "127.0.0.1",
                                         "--port", str(port), "--database-url", options.database_url,
                                         "--no-dispatcher"],
-        server_env(), base_url, f"{API}/resource?limit=1", options.workers)
+        server_env(options.page_cache_mb), base_url, f"{API}/resource?limit=1", options.workers)
 
     started = time.monotonic()
     data = load(options.database_url, base_url, options.resources, options.http_slice, options.seed,
@@ -766,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"resources": options.resources, "duration_s": options.duration, "warmup_s": options.warmup,
                      "connections": options.connections, "threads": options.threads, "workers": options.workers,
                      "http_slice": options.http_slice, "quick": options.quick, "profile": options.profile,
-                     "repeat": options.repeat,
+                     "repeat": options.repeat, "page_cache_mb": options.page_cache_mb,
                      "seed": options.seed,
                      "database": make_url(options.database_url).render_as_string(hide_password=True)},
         "results": {}, "ratios": {}, "targets": {},

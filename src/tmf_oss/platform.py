@@ -105,7 +105,8 @@ class Platform:
                 list_parameters=declared_query_parameters(spec, f"/{entity_spec.name}", "get"))
         canonical = merge_catalogs(catalogs, entity.canonical_version, entity.views)
         return Collection(self.db, entity_spec, served, ExtendedCatalog(canonical, extensions),
-                          default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size)
+                          default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size,
+                          page_cache_bytes=self.settings.list_page_cache_mb * 1024 * 1024)
 
     def collection(self, api: str, entity: str) -> Collection:
         return self.collections[(api, entity)]

@@ -29,6 +29,7 @@ from tmf_oss.tmf.extensions import ExtendedCatalog, discover
 from tmf_oss.tmf.fields import Selection, select_fields
 from tmf_oss.tmf.jsonpath_filter import compile_filter
 from tmf_oss.tmf.lru import BoundedCache
+from tmf_oss.tmf.page_cache import PageCache
 from tmf_oss.tmf.patch import PatchError, apply_patch, media_kind
 from tmf_oss.tmf.polymorphism import TypeFamily
 from tmf_oss.tmf.query import RESERVED, Condition, parse_conditions, parse_instant
@@ -131,7 +132,8 @@ class Page:
 
 class Collection:
     def __init__(self, db: Database, spec: EntitySpec, versions: dict[str, ServedVersion],
-                 canonical_catalog: AttributeCatalog, *, default_limit: int = 100, max_limit: int = 1000):
+                 canonical_catalog: AttributeCatalog, *, default_limit: int = 100, max_limit: int = 1000,
+                 page_cache_bytes: int = 0):
         self.db = db
         self.spec = spec
         self.versions = versions
@@ -153,12 +155,17 @@ class Collection:
                               for attribute in model.__mapper__.column_attrs}
         # Filtered counts by query, each valid for the generation it was taken at (exact, never stale).
         self._counts = BoundedCache(1024)
+        self._pages = PageCache(page_cache_bytes)
+        generation = select(CollectionCount.generation).where(CollectionCount.name == spec.name)
+        self._fast_generation = FastRead(db, generation)
+        self._generation_column = generation.scalar_subquery().label("generation")
         self._fast_retrieve = {
             version: FastRead(db, select(column, model.version).where(model.id == bindparam("ident")))
             for version, column in self._body_columns.items()
         }
         self._fast_page = {
-            version: FastRead(db, select(model.id, column, self._count_statement.scalar_subquery())
+            version: FastRead(db, select(model.id, column, self._count_statement.scalar_subquery(),
+                                         self._generation_column)
                               .order_by(model.seq).limit(bindparam("limit")).offset(bindparam("offset")))
             for version, column in self._body_columns.items()
         }
@@ -223,6 +230,28 @@ class Collection:
         served = self.served(version)
         offset, limit = self._paging(offset, limit)
         conditions = self.conditions(served, pairs)
+        if not self._pages.enabled:
+            return self._read_page(served, version, conditions, base_url=base_url, offset=offset, limit=limit,
+                                   sort=sort, selection=selection, jsonpath_filter=jsonpath_filter)[0]
+        key = (version, base_url, offset, limit, sort, None if selection is None else repr(selection),
+               tuple(sorted(conditions, key=repr)), jsonpath_filter)
+        kept = self._pages.get(key)
+        if kept is not None:
+            now = self._fast_generation.rows()
+            if now and now[0][0] == kept[0]:
+                return kept[1]
+        page, generation = self._read_page(served, version, conditions, base_url=base_url, offset=offset,
+                                           limit=limit, sort=sort, selection=selection,
+                                           jsonpath_filter=jsonpath_filter)
+        if generation is not None:
+            self._pages.put(key, generation, page)
+        return page
+
+    def _read_page(self, served: ServedVersion, version: str, conditions: list[Condition], *, base_url: str,
+                   offset: int, limit: int, sort: str | None, selection: Selection | None,
+                   jsonpath_filter: str | None) -> tuple[Page, int | None]:
+        """The page, and the write generation it was read at where everything in it (rows and total) comes
+        from that one generation; None where it does not."""
         clauses = compile_conditions(conditions, self.target)
         if jsonpath_filter is not None:
             clauses.append(compile_filter(jsonpath_filter, self.target))
@@ -232,11 +261,11 @@ class Collection:
         body_column = self._body_columns.get(version) if selection is None else None
         if where is None and not order and body_column is not None and limit:
             rows = self._fast_page[version].rows(limit=limit, offset=offset)
-            if rows and rows[0][2] is not None and all(body is not None for _, body, _ in rows):
-                items = [self._with_identity(served, base_url, ident, body) for ident, body, _ in rows]
-                return Page(b"[" + b",".join(items) + b"]", len(items), rows[0][2])
-        # The kept count (unfiltered) or the generation (filtered) comes with the page: one round trip.
-        kept = select(CollectionCount.total if where is None else CollectionCount.generation).where(
+            if rows and rows[0][2] is not None and all(body is not None for _, body, *_ in rows):
+                items = [self._with_identity(served, base_url, ident, body) for ident, body, *_ in rows]
+                return Page(b"[" + b",".join(items) + b"]", len(items), rows[0][2]), rows[0][3]
+        # The kept count (unfiltered) and the generation come with the page: one round trip.
+        kept = select(CollectionCount.total).where(
             CollectionCount.name == self.spec.name).scalar_subquery().label("kept")
         # Pick the page's keys first and fetch the representations for those rows only: sorting many
         # matches then carries a key each, not a document each.
@@ -244,20 +273,22 @@ class Collection:
         if where is not None:
             page_keys = page_keys.where(where)
         page_keys = page_keys.order_by(*order, model.seq).offset(offset).limit(limit)
-        columns = [model.id, body_column if body_column is not None else model.doc, kept]
+        columns = [model.id, body_column if body_column is not None else model.doc, kept, self._generation_column]
         statement = select(*columns).where(model.seq.in_(page_keys.scalar_subquery())).order_by(*order, model.seq)
         rows = self._reads.rows(statement)
-        kept_value = rows[0][2] if rows else None
-        if where is None and kept_value is not None:
-            total = kept_value
+        generation = rows[0][3] if rows else None
+        if where is None and rows and rows[0][2] is not None:
+            total, counted_at = rows[0][2], generation
         else:
             key = (tuple(sorted(conditions, key=repr)), jsonpath_filter)
-            total = self._total(where, offset, limit, len(rows), key, kept_value)
+            total, counted_at = self._total(where, offset, limit, len(rows), key, generation)
         if body_column is not None:
             items = self._stored_bodies(served, base_url, rows)
         else:
-            items = [orjson.dumps(self.render(served, base_url, ident, doc, selection)) for ident, doc, _ in rows]
-        return Page(b"[" + b",".join(items) + b"]", len(items), total)
+            items = [orjson.dumps(self.render(served, base_url, ident, doc, selection))
+                     for ident, doc, *_ in rows]
+        page = Page(b"[" + b",".join(items) + b"]", len(items), total)
+        return page, generation if counted_at == generation else None
 
     def _stored_bodies(self, served: ServedVersion, base_url: str, rows) -> list[bytes]:
         missing = [ident for ident, body, *_ in rows if body is None]
@@ -308,16 +339,18 @@ class Collection:
             keys.append(sign + ".".join(canonical))
         return ",".join(keys)
 
-    def _total(self, where, offset: int, limit: int, returned: int, key, generation) -> int:
+    def _total(self, where, offset: int, limit: int, returned: int, key, generation) -> tuple[int, int | None]:
+        """The number of matches, and the generation it was counted at (`generation`, the page's, when the page
+        itself tells it)."""
         if limit and (0 < returned < limit or (returned == 0 and offset == 0)):
-            return offset + returned  # the page ends before the limit: the total is known without counting
+            return offset + returned, generation  # the page ends before the limit: known without counting
         if where is None:
             found = self._reads.rows(self._count_statement)
             if found:
-                return found[0][0]
+                return found[0][0], None
         cached = self._counts.get(key)
         if cached is not None and generation is not None and cached[0] == generation:
-            return cached[1]
+            return cached[1], generation
         generation_now = select(CollectionCount.generation).where(
             CollectionCount.name == self.spec.name).scalar_subquery()
         statement = select(func.count(), generation_now).select_from(self.spec.model)
@@ -326,7 +359,7 @@ class Collection:
         total, counted_at = self._reads.rows(statement)[0]
         if counted_at is not None:
             self._counts.put(key, (counted_at, total))
-        return total
+        return total, counted_at
 
     # --- retrieve --------------------------------------------------------------------------------------
 

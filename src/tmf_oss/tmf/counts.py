@@ -1,6 +1,8 @@
 """The per-collection row count and write generation, kept by every writing transaction."""
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import BigInteger, String, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -37,15 +39,21 @@ def take_pending(session: Session) -> dict[str, int]:
     return session.info.pop(_PENDING, None) or {}
 
 
-_UPSERT = ("INSERT INTO collection_count (name, total, generation) VALUES (:name_{n}, :start_{n}, 1) "
+# The generation never takes a value it had before, even after the table was emptied or a backup restored:
+# it moves by one per write but never below the clock in microseconds, so a page or count kept for a generation
+# (tmf/page_cache.py) cannot be mistaken for one of a later state that happens to bear the same number.
+_UPSERT = ("INSERT INTO collection_count (name, total, generation) VALUES (:name_{n}, :start_{n}, :floor_{n}) "
            "ON CONFLICT (name) DO UPDATE SET total = collection_count.total + :delta_{n}, "
-           "generation = collection_count.generation + 1")
+           "generation = CASE WHEN collection_count.generation + 1 > :floor_{n} "
+           "THEN collection_count.generation + 1 ELSE :floor_{n} END")
 
 
 def upsert_statements(changes: dict[str, int]) -> list[tuple[str, dict]]:
     """One statement per collection (in name order, so transactions never wait on each other in a cycle) that
     moves its count and generation, creating the row the first time."""
-    return [(_UPSERT.format(n=n), {f"name_{n}": name, f"start_{n}": max(delta, 0), f"delta_{n}": delta})
+    floor = time.time_ns() // 1000
+    return [(_UPSERT.format(n=n), {f"name_{n}": name, f"start_{n}": max(delta, 0), f"delta_{n}": delta,
+                                   f"floor_{n}": floor})
             for n, (name, delta) in enumerate(sorted(changes.items()))]
 
 
