@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import make_url
 
 from tmf_oss.config import Settings
 from tmf_oss.db.engine import make_engine
+from tmf_oss.db.migrate import include_object_for
 from tmf_oss.models import metadata
 
 config = context.config
@@ -15,7 +17,9 @@ def _url() -> str:
 
 
 def run_offline() -> None:
-    context.configure(url=_url(), target_metadata=metadata, literal_binds=True, render_as_batch=True)
+    url = _url()
+    context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True,
+                      include_object=include_object_for(make_url(url).get_backend_name()))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,7 +37,8 @@ def run_online() -> None:
 
 def _run(connection) -> None:
     # render_as_batch lets later migrations alter tables on SQLite too.
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                      include_object=include_object_for(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 
