@@ -280,13 +280,6 @@ def wait_until_answering(devices, limit: float = 120.0) -> None:
         time.sleep(1.0)
 
 
-def remove_simulator_indexes(data_dir: Path) -> None:
-    """The indexes snmpsim built of our data files, in its cache directory (it keeps them after it stops)."""
-    cache = Path(tempfile.gettempdir()) / "snmpsim"
-    for index in cache.glob(str(data_dir).replace(os.sep, "_") + "_*"):
-        index.unlink(missing_ok=True)
-
-
 def job_body(indicators, **members) -> dict:
     """A v5 MeasurementCollectionJob create body (as tests/performance/support.py builds them)."""
     return {"@type": "MeasurementCollectionJob", "consumingApplicationId": "noc-dashboard",
@@ -692,8 +685,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64,
                         help="SNMP requests in flight (SnmpAdapter max_concurrency; the worker's default is 64)")
     parser.add_argument("--simulators", type=int, default=1,
-                        help="snmpsim processes sharing the devices (more than one may fail at start: they build the "
-                             "same data file indexes in the same cache directory at once)")
+                        help="snmpsim processes sharing the devices (each indexes its devices' data files into a cache "
+                             "directory of its own)")
     parser.add_argument("--threshold", action="store_true",
                         help="also keep one threshold on ifInUtilisation over every interface")
     parser.add_argument("--prefix", default="127.0.5",
@@ -772,8 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         if network is not None:
-            network.stop()
-            remove_simulator_indexes(network.data_dir)
+            network.stop()  # removes the data files and snmpsim's indexes of them
         if platform is not None:
             platform.close()
         if database_created and not options.keep_database:

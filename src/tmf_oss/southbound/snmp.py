@@ -15,6 +15,7 @@ import re
 from datetime import datetime, timezone
 
 from pysnmp.hlapi.v3arch import asyncio as snmp
+from pysnmp.hlapi.varbinds import MibViewControllerManager
 from pysnmp.proto.rfc1902 import (Counter32, Counter64, Gauge32, Integer, Integer32, OctetString, TimeTicks,
                                   Unsigned32)
 
@@ -109,6 +110,19 @@ class SnmpAdapter:
     def __init__(self, *, max_concurrency: int = 64):
         self.engine = snmp.SnmpEngine()
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._requested: dict[str, snmp.ObjectType] = {}
+
+    def _request_varbind(self, oid: str) -> snmp.ObjectType:
+        """A GET's variable binding, resolved against the MIBs once per OID: pysnmp resolves every binding it is
+        given on every request (and every answer too, unless asked not to), which cost more CPU than the rest
+        of a poll together. A resolved binding is passed through as it is."""
+        found = self._requested.get(oid)
+        if found is None:
+            if len(self._requested) > 100_000:  # a bound for a long-lived adapter asked for ever new OIDs
+                self._requested.clear()
+            controller = MibViewControllerManager.get_mib_view_controller(self.engine.cache)
+            found = self._requested[oid] = snmp.ObjectType(snmp.ObjectIdentity(oid)).resolve_with_mib(controller)
+        return found
 
     def close(self) -> None:
         self.engine.close_dispatcher()
@@ -123,9 +137,10 @@ class SnmpAdapter:
     async def get(self, target: DeviceTarget, oids: list[str]) -> dict[str, object]:
         transport = await self._transport(target)
         async with self._slots:
+            # Answers are read by OID and typed by their encoding (Counter32, OctetString...): no MIB lookup.
             error, status, index, bindings = await snmp.get_cmd(
                 self.engine, _auth_data(target.snmp), transport, snmp.ContextData(),
-                *(snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in oids))
+                *(self._request_varbind(oid) for oid in oids), lookupMib=False)
         if error:
             raise DeviceError(target.address, f"SNMP GET failed: {error}")
         if status:
