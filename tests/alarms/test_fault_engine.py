@@ -251,3 +251,20 @@ def test_the_backlog_is_visible_and_applied_records_are_pruned(client, app):
     assert FaultStore(app.platform.db).count() == 1 and backlog(app.platform.db).pending == 1
     consumer.drain()
     assert len(alarms(client)) == 3
+
+
+def test_the_consumer_makes_the_garbage_collector_run_less_often_never_more():
+    import gc
+
+    from tmf_oss.alarms.consumer import GC_FIRST_THRESHOLD, collect_less_often
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        collect_less_often()
+        assert gc.get_threshold() == (GC_FIRST_THRESHOLD, 10, 10)
+        gc.set_threshold(GC_FIRST_THRESHOLD * 5, 20, 30)
+        collect_less_often()
+        assert gc.get_threshold() == (GC_FIRST_THRESHOLD * 5, 20, 30)
+    finally:
+        gc.set_threshold(*saved)
