@@ -253,6 +253,32 @@ def test_the_backlog_is_visible_and_applied_records_are_pruned(client, app):
     assert len(alarms(client)) == 3
 
 
+def test_texts_with_copy_specials_survive_the_bulk_writes(client, app):
+    """Alarm rows, their events and the fault records go to PostgreSQL through COPY in chunks: more alarms than
+    one chunk holds, with tabs, newlines, backslashes and NULs in what devices said, come back as they were."""
+    _, store = engine_for(app)
+    said = "line one\nline\ttwo \\ back\\slash \r end \x00 nul \\N"
+    count = 600
+    store.record_many([FaultRecord(source=SNMP_TRAP, device_address=f"198.51.{n // 250}.{n % 250}",
+                                   received_at=datetime.now(timezone.utc), kind="linkDown", interface_index=1,
+                                   text=f"{said} #{n}") for n in range(count)])
+    store.record_many([FaultRecord(source=SNMP_TRAP, device_address=f"198.51.{n // 250}.{n % 250}",
+                                   received_at=datetime.now(timezone.utc), kind="linkDown", interface_index=1,
+                                   text=f"again {said} #{n}") for n in range(count)])
+    stored = said.replace("\x00", "\ufffd")  # PostgreSQL refuses NUL in text: the store replaces it
+    found = alarms(client)
+    assert len(found) == count
+    assert {a["alarmDetails"] for a in found} == {f"again {stored} #{n}" for n in range(count)}
+    assert {a["occurrenceCount"] for a in found} == {2}
+    with app.platform.db.read() as connection:
+        entities = [row[0] for row in connection.execute(
+            select(OutboxEvent.entity).where(OutboxEvent.event_type == "AlarmAttributeValueChangeEvent"))]
+    assert sorted(entity["alarmDetails"] for entity in entities) == sorted(
+        f"again {stored} #{n}" for n in range(count))
+    texts = {record.text for record in FaultStore(app.platform.db).recent(limit=2 * count)}
+    assert f"{stored} #0" in texts and f"again {stored} #{count - 1}" in texts
+
+
 def test_the_consumer_makes_the_garbage_collector_run_less_often_never_more():
     import gc
 

@@ -8,7 +8,6 @@ updates. On SQLite an executemany of one prepared statement is already the fast 
 """
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import Sequence
 
@@ -27,27 +26,49 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict]) -> N
     _copy(connection, table.name, table, list(rows[0]), rows)
 
 
+COPY_CHUNK_ROWS = 256  # rows formatted per read of the COPY stream
+
+
 def _copy(connection: Connection, target: str, table: Table, columns: list[str], rows: Sequence[dict],
           types: dict | None = None) -> None:
     dialect = connection.dialect
     types = types or {}
-    processors = [(types.get(name) or table.c[name].type).bind_processor(dialect) for name in columns]
-    lines = []
-    for row in rows:
-        fields = []
-        for name, processor in zip(columns, processors):
-            value = row[name]
-            if processor is not None:
-                value = processor(value)
-            fields.append(_copy_text(value))
-        lines.append("\t".join(fields))
-    lines.append("")
+    fields = [(name, (types.get(name) or table.c[name].type).bind_processor(dialect)) for name in columns]
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         cursor.copy_expert(f'COPY "{target}" (' + ", ".join(f'"{name}"' for name in columns) + ") FROM STDIN",
-                           io.StringIO("\n".join(lines)))
+                           _CopyStream(rows, fields))
     finally:
         cursor.close()
+
+
+class _CopyStream:
+    """The rows in COPY's text format, formatted a chunk at a time as the driver reads them: PostgreSQL parses
+    and stores the first rows (on the other core) while the next ones are formatted, instead of waiting for all
+    of them."""
+
+    def __init__(self, rows: Sequence[dict], fields: list[tuple[str, object]]):
+        self._rows = rows
+        self._fields = fields
+        self._next = 0
+
+    def read(self, _size: int = -1) -> str:
+        start = self._next
+        if start >= len(self._rows):
+            return ""
+        self._next = end = start + COPY_CHUNK_ROWS
+        fields = self._fields
+        lines = []
+        for row in self._rows[start:end]:
+            line = []
+            for name, processor in fields:
+                value = row[name]
+                line.append(_copy_text(value if processor is None else processor(value)))
+            lines.append("\t".join(line))
+        lines.append("")
+        return "\n".join(lines)
+
+    readline = read
 
 
 _COPY_SPECIALS = (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))  # backslash first, separately
@@ -55,8 +76,15 @@ _COPY_SPECIALS = (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))  # backslash firs
 
 def _copy_text(value) -> str:
     """One field of COPY's text format."""
+    kind = type(value)  # the common types by identity first: this runs for every field of every row
+    if kind is str:
+        return _escaped(value)
     if value is None:
         return "\\N"
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int or kind is float:
+        return str(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, (int, float)):
@@ -65,7 +93,10 @@ def _copy_text(value) -> str:
         return value.isoformat()
     if isinstance(value, bytes):
         value = value.decode()
-    value = str(value)
+    return _escaped(str(value))
+
+
+def _escaped(value: str) -> str:
     # str.replace runs at memory speed where translate looks every character up: escape only what is there.
     if "\\" in value:
         value = value.replace("\\", "\\\\")
