@@ -253,6 +253,25 @@ def test_the_backlog_is_visible_and_applied_records_are_pruned(client, app):
     assert len(alarms(client)) == 3
 
 
+def test_records_the_rules_tell_apart_in_one_batch_stay_apart(client, app):
+    """One batch, the same kind with and without an interface and with different severities: what the rules
+    decide depends on all of these, however many records of each come in the batch."""
+    _, store = engine_for(app)
+    address = "198.51.100.9"
+    store.record_many([trap("fanTrouble", address, index=3, severity="minor"),
+                       trap("fanTrouble", address, index=None, severity="critical"),
+                       trap("fanTrouble", address, index=3, severity="minor"),
+                       trap("fanTrouble", address, index=None, severity="cleared"),
+                       trap("linkDown", address, index=3, source=SYSLOG)])
+    found = {(a["alarmType"], a["probableCause"], a["alarmedObject"]["id"]): a for a in alarms(client)}
+    port_alarm = found[("communicationsAlarm", "fanTrouble", f"{address}/ifIndex 3")]
+    assert port_alarm["perceivedSeverity"] == "minor" and port_alarm["occurrenceCount"] == 2
+    device_alarm = found[("processingErrorAlarm", "fanTrouble", address)]
+    assert device_alarm["state"] == "cleared" and device_alarm["alarmDetails"] == f"fanTrouble from {address}"
+    assert found[("communicationsAlarm", "lossOfSignal", f"{address}/ifIndex 3")]["perceivedSeverity"] == "major"
+    assert len(found) == 3
+
+
 def test_texts_with_copy_specials_survive_the_bulk_writes(client, app):
     """Alarm rows, their events and the fault records go to PostgreSQL through COPY in chunks: more alarms than
     one chunk holds, with tabs, newlines, backslashes and NULs in what devices said, come back as they were."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import event as sqlalchemy_event
@@ -39,7 +39,7 @@ from tmf_oss.alarms.identity import dedup_key, key_of
 from tmf_oss.alarms.lifecycle import mark_cleared
 from tmf_oss.alarms.model import AlarmRow
 from tmf_oss.alarms.objects import AlarmedObject, ObjectResolver
-from tmf_oss.alarms.rules import CROSSED_THRESHOLD, RESOURCE, RuleSet, carried_object
+from tmf_oss.alarms.rules import CROSSED_THRESHOLD, RESOURCE, Decision, RuleSet, carried_object
 from tmf_oss.db.base import as_utc, rfc3339
 from tmf_oss.events.outbox import wake_up, write_counts_now
 from tmf_oss.services.impact import ServiceImpacts
@@ -89,7 +89,7 @@ class _Alarm:
     previous: dict | None = None
     clear_requested_at: datetime | None = None
     clear_request_changed: bool = False
-    children: list[str] = field(default_factory=list)
+    key: str | None = None  # its deduplication key (alarms.identity.key_of of its document)
 
     @property
     def active(self) -> bool:
@@ -104,7 +104,7 @@ class _Alarm:
 
     def working_copy(self) -> "_Alarm":
         return _Alarm(self.ident, dict(self.doc), self.raised_at, seq=self.seq, version=self.version,
-                      previous=self.doc, clear_requested_at=self.clear_requested_at)
+                      previous=self.doc, clear_requested_at=self.clear_requested_at, key=self.key)
 
 
 class ActiveAlarms:
@@ -132,7 +132,7 @@ class ActiveAlarms:
         for key, alarm in found.items():
             self.active[key] = _Alarm(alarm.ident, alarm.previous, alarm.raised_at, seq=alarm.seq,
                                       version=alarm.version, previous=alarm.previous,
-                                      clear_requested_at=alarm.clear_requested_at)
+                                      clear_requested_at=alarm.clear_requested_at, key=key)
         self.absent.update(none)
 
     def written(self, session, alarms: list[_Alarm]) -> None:
@@ -142,9 +142,10 @@ class ActiveAlarms:
         for alarm in alarms:
             changed = alarm.previous is None or alarm.doc != alarm.previous
             version = alarm.version + 1 if alarm.previous is not None and changed else max(alarm.version, 1)
-            committed.append((key_of(alarm.doc), _Alarm(alarm.ident, alarm.doc, alarm.raised_at, seq=alarm.seq,
-                                                         version=version, previous=alarm.doc,
-                                                         clear_requested_at=alarm.clear_requested_at)))
+            key = alarm.key or key_of(alarm.doc)
+            committed.append((key, _Alarm(alarm.ident, alarm.doc, alarm.raised_at, seq=alarm.seq, version=version,
+                                          previous=alarm.doc, clear_requested_at=alarm.clear_requested_at,
+                                          key=key)))
 
         def take(_session) -> None:
             for key, alarm in committed:
@@ -191,13 +192,22 @@ class FaultEngine:
         if self.dialect == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALARM_ENGINE_LOCK})
         self._cache.begin(session)
-        named = dict(found for record in faults if (found := carried_object(record)) is not None)
-        named_objects = self.resolver.resources(session, named) if named else {}
+        carried = {index: found for index, record in enumerate(faults)
+                   if record.details and (found := carried_object(record)) is not None}
+        named_objects = self.resolver.resources(session, dict(carried.values())) if carried else {}
         items = []
-        for record in faults:
-            decision = self.rules.decide(record)
+        decisions: dict[tuple, Decision] = {}  # what the rules say depends on these only (records carrying no alarm)
+        for index, record in enumerate(faults):
+            if index in carried:
+                decision = self.rules.decide(record)
+            else:
+                rule_key = (record.source, record.kind, record.severity,
+                            bool(record.interface) or record.interface_index is not None)
+                decision = decisions.get(rule_key)
+                if decision is None:
+                    decision = decisions[rule_key] = self.rules.decide(record)
             if decision.definition.object == RESOURCE:  # the record names its resource itself
-                target = named_objects[carried_object(record)[0]]
+                target = named_objects[carried[index][0]]
             else:
                 target = self.resolver.resolve(session, record.device_address, record.interface,
                                                record.interface_index, decision.definition.object)
@@ -232,7 +242,7 @@ class FaultEngine:
                 continue
             raises = recent_raises.get(key, 0) + 1
             recent_raises[key] = raises
-            alarm = self._new(record, decision, target, moment, raises)
+            alarm = self._new(record, decision, target, moment, raises, key)
             active[key] = created[alarm.ident] = alarm
             result.created += 1
             result.unresolved += not target.resolved
@@ -257,7 +267,8 @@ class FaultEngine:
         if alarm.clear_requested_at is not None:  # raised again while its clear was held: still flapping
             alarm.clear_requested_at, alarm.clear_request_changed = None, True
 
-    def _new(self, record: FaultRecord, decision, target: AlarmedObject, moment: datetime, raises: int) -> _Alarm:
+    def _new(self, record: FaultRecord, decision, target: AlarmedObject, moment: datetime, raises: int,
+             key: str) -> _Alarm:
         definition = decision.definition
         now = rfc3339(datetime.now(timezone.utc))
         doc = {
@@ -280,7 +291,7 @@ class FaultEngine:
             details += (f" (flapping: raised {raises} times within "
                         f"{int(self.settings.flap_window.total_seconds())} s)")
         doc["alarmDetails"] = details
-        return _Alarm(str(uuid.uuid4()), doc, moment)
+        return _Alarm(str(uuid.uuid4()), doc, moment, key=key)
 
     # --- what is already there ---------------------------------------------------------------------------
 
@@ -310,7 +321,7 @@ class FaultEngine:
     def _loaded(row) -> _Alarm:
         # A shallow copy is enough: the engine replaces members, it never changes one in place.
         return _Alarm(row.id, dict(row.doc), as_utc(row.alarm_raised_time), seq=row.seq, version=row.version,
-                      previous=row.doc, clear_requested_at=as_utc(row.clear_requested_at))
+                      previous=row.doc, clear_requested_at=as_utc(row.clear_requested_at), key=row.dedup_key)
 
     def _recent_raises(self, session, keys: set[str]) -> dict[str, int]:
         """How often each key was raised within the flap window (cleared alarms included)."""

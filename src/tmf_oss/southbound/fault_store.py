@@ -32,6 +32,10 @@ _LOCK = text(f"SELECT pg_advisory_xact_lock({_FAULT_LOCK})")
 # Wakes an in-process consumer when records were written (others poll).
 faults_written = WakeUp()
 MAX_INTERFACE_INDEX = 2**31 - 1  # ifIndex is 1..2147483647 (RFC 2863)
+# FaultRecord's fields, in its order.
+_RECORD_COLUMNS = (FAULTS.c.source, FAULTS.c.device_address, FAULTS.c.received_at, FAULTS.c.kind, FAULTS.c.severity,
+                   FAULTS.c.text, FAULTS.c.device_time, FAULTS.c.interface, FAULTS.c.interface_index,
+                   FAULTS.c.details)
 
 
 class FaultStore:
@@ -63,8 +67,13 @@ class FaultStore:
 
     def after(self, session: Session, seq: int, limit: int) -> list[tuple[int, FaultRecord]]:
         """Up to `limit` records written after `seq`, in order, with their seqs."""
-        rows = session.execute(select(FAULTS).where(FAULTS.c.seq > seq).order_by(FAULTS.c.seq).limit(limit))
-        return [(row.seq, _record(row)) for row in rows]
+        # Plain tuples in FaultRecord's field order: the fault engine reads every record through here.
+        rows = session.execute(select(FAULTS.c.seq, *_RECORD_COLUMNS).where(FAULTS.c.seq > seq)
+                               .order_by(FAULTS.c.seq).limit(limit)).tuples()
+        return [(row_seq, FaultRecord(source, address, _utc(received_at), kind, severity, text, _utc(device_time),
+                                      interface, interface_index, details))
+                for row_seq, source, address, received_at, kind, severity, text, device_time, interface,
+                interface_index, details in rows]
 
     def recent(self, *, limit: int = 100, device_address: str | None = None, kind: str | None = None,
                since: datetime | None = None) -> list[FaultRecord]:
