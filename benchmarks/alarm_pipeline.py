@@ -22,10 +22,13 @@ progress in the same transaction. Datagram decoding is measured separately by tr
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import threading
 import time
 from datetime import datetime, timezone
+
+from sqlalchemy import text
 
 from common import drop_database, recreate_database  # benchmarks/common.py
 
@@ -93,6 +96,35 @@ class Measured:
         return applied
 
 
+def backend_cpu(db) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this database and by the server's WAL writer,
+    checkpointer and background writer (from /proc: same machine; 0 for SQLite)."""
+    if db.dialect != "postgresql":
+        return 0.0
+    with db.read() as connection:
+        pids = connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")).scalars().all()
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every core counted, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
+    busy = user + nice + system + irq + softirq
+    ticks = os.sysconf("SC_CLK_TCK")
+    return busy / ticks, (busy + idle + iowait + steal) / ticks
+
+
 def percentile(ordered: list[float], share: float) -> float:
     return ordered[max(0, int(len(ordered) * share) - 1)] * 1000 if ordered else 0.0
 
@@ -111,6 +143,7 @@ def run(platform, settings, *, rate: int, seconds: float, new_share: float, devi
     consumer.start()
     sink = BufferedFaultSink(FaultStore(platform.db), max_batch=batch)
     randomized = random.Random(seed)
+    cpu_before = (time.process_time(), backend_cpu(platform.db), machine_cpu())
     unseen = [(d, p) for d in devices for p in range(ports)]
     randomized.shuffle(unseen)
     raised: list[tuple[int, int]] = []
@@ -139,6 +172,11 @@ def run(platform, settings, *, rate: int, seconds: float, new_share: float, devi
     drained_for = time.monotonic() - started
     sink.close()
     consumer.close()
+    # CPU of the whole run (offer and drain): this process (producer, writer, engine), PostgreSQL, other work.
+    python_cpu = time.process_time() - cpu_before[0]
+    database_cpu = backend_cpu(platform.db) - cpu_before[1]
+    busy, total = (after - before for after, before in zip(machine_cpu(), cpu_before[2]))
+    other_share = max(0.0, busy - python_cpu - database_cpu) / max(total, 1e-9)
     # Delays in receipt order: if the engine keeps up, the second half waits no longer than the first.
     halves = [sorted(part) for part in (measured.delays[:len(measured.delays) // 2],
                                         measured.delays[len(measured.delays) // 2:])]
@@ -150,6 +188,8 @@ def run(platform, settings, *, rate: int, seconds: float, new_share: float, devi
         "alarms": len(raised), "p50_ms": percentile(delays, 0.5), "p99_ms": percentile(delays, 0.99),
         "max_ms": delays[-1] * 1000 if delays else 0.0,
         "p99_first_half_ms": percentile(halves[0], 0.99), "p99_second_half_ms": percentile(halves[1], 0.99),
+        "python_us": python_cpu / max(offered, 1) * 1e6, "database_us": database_cpu / max(offered, 1) * 1e6,
+        "other_share": other_share,
     }
 
 
@@ -198,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{'':9s} receipt -> alarm committed (visible to the API): p50 {figures['p50_ms']:.0f} ms, "
                   f"p99 {figures['p99_ms']:.0f} ms, max {figures['max_ms']:.0f} ms; p99 first half "
                   f"{figures['p99_first_half_ms']:.0f} ms, second half {figures['p99_second_half_ms']:.0f} ms")
+            print(f"{'':9s} CPU per record: {figures['python_us']:.0f} µs in this process (producer, writer, engine), "
+                  f"{figures['database_us']:.0f} µs in PostgreSQL; other work took {figures['other_share']:.0%} of "
+                  f"the CPUs meanwhile")
             threading.Event().wait(1)
     finally:
         platform.close()
