@@ -1,5 +1,6 @@
-"""Changes of one device that wait for it go out together: one lock, one journal transaction, one commit; a
-refusal in a batch costs the others nothing. With a scripted device instead of NETCONF."""
+"""Changes of one device that wait for it, or come while a batch is prepared, go out together: one lock, one
+journal transaction, one commit; a refusal in a batch costs the others nothing. With a scripted device instead of
+NETCONF."""
 from __future__ import annotations
 
 import contextlib
@@ -122,11 +123,23 @@ def test_changes_waiting_for_a_device_are_sent_in_one_commit(app):
         activator.close()
     assert outcomes == {"a": None, "b": None, "c": None}
     assert device.running == ["a-config", "b-config", "c-config"]
-    # the first alone (the device was free), then the two that waited, together
-    assert device.log.count("lock") == 2 and device.log.count("commit") == 2
-    assert device.log[device.log.index("unlock") + 1:] == [
-        "lock", "read candidate", "edit b-config", "read candidate", "edit c-config", "commit", "unlock"]
+    # the two that came while the first was being prepared joined it: each snapshot taken before its own edit,
+    # the first's from the running configuration, the others' from the candidate after the edits before them
+    assert device.log == ["lock", "read running", "edit a-config", "read candidate", "edit b-config",
+                          "read candidate", "edit c-config", "commit", "unlock"]
     assert sorted(_journal(app)) == [("order-a", ["remove a"]), ("order-b", ["remove b"]), ("order-c", ["remove c"])]
+
+
+def test_a_change_for_a_free_device_goes_alone(app):
+    device = ScriptedDevice()
+    device.release.set()
+    activator = Activator(app.platform.db, AnyCredentials(), device)
+    try:
+        activator._change(_Job("order-a", "1", _work("a")))
+    finally:
+        activator.close()
+    assert device.log == ["lock", "read running", "edit a-config", "commit", "unlock"]
+    assert _journal(app) == [("order-a", ["remove a"])]
 
 
 def test_a_refused_change_in_a_batch_fails_alone(app):
@@ -139,7 +152,9 @@ def test_a_refused_change_in_a_batch_fails_alone(app):
     assert outcomes["a"] is None and outcomes["b"] is None and outcomes["d"] is None
     assert "refused c-config" in outcomes["c"]
     assert device.running == ["a-config", "b-config", "d-config"]
-    # the batch was discarded and its changes sent one by one; its journal entries were replaced by theirs
+    # the batch was discarded and its changes sent one by one; its journal entries were replaced by theirs, and
+    # the refused one, of which nothing reached the device, has none
     assert "discard" in device.log
+    assert device.log.count("commit") == 3  # a, b and d, one by one (the batch never got to its commit)
     journal = _journal(app)
-    assert sorted(order for order, _ in journal) == ["order-a", "order-b", "order-c", "order-d"]
+    assert sorted(order for order, _ in journal) == ["order-a", "order-b", "order-d"]

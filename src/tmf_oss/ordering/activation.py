@@ -2,13 +2,15 @@
 
 For every device an item touches, the catalog's templates give the edit-config contents: `remove` with the
 service's previous values for the ports it leaves or changes, `apply` with its new values for the ports it keeps
-or gains. Before anything is sent, what the device has under the `read` filters is taken as a snapshot and the way
-back is written to the journal (`order_device_change`, committed): remove what we are about to write, then put the
-snapshot back. So a failed item, a cancelled order, or an order whose worker died can always be undone from the
-database alone. Each device's change is one candidate commit: the device takes all of it or none.
+or gains. Under the candidate lock, what the device has under the `read` filters is taken as a snapshot, and
+before the edits are committed the way back is written to the journal (`order_device_change`, committed): remove
+what we wrote, then put the snapshot back. So a failed item, a cancelled order, or an order whose worker died can
+always be undone from the database alone. Each device's change is one candidate commit: the device takes all of
+it or none.
 
-Changes that queue up for a busy device go out together once it is free (one lock, one journal transaction, one
-commit for all of them); a refusal in such a batch sends them again one by one, so only the refused one fails.
+Changes that queue up for a busy device go out together once it is free, with those that come while they are
+prepared (one lock, one journal transaction, one commit for all of them); a refusal in such a batch sends them
+again one by one, so only the refused one fails.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from tmf_oss.southbound.netconf_sessions import ChangeRefused, ConfigChange, Net
 
 log = logging.getLogger("tmf_oss.ordering")
 JOURNAL = OrderDeviceChange.__table__
+MAX_BATCH = 32  # changes of one device in one commit, at most
 
 
 class DeviceDirectory:
@@ -129,8 +132,9 @@ class Activator:
 
     def _change(self, job: "_Job") -> None:
         """The job's change, in a batch with whatever other changes of its device are waiting: the thread that
-        gets the device takes every change queued for it (its own included) and sends them under one lock, one
-        snapshot transaction and one commit; the others find theirs done."""
+        gets the device takes every change queued for it (its own included), and those that come while it
+        prepares them, and sends them under one lock, one journal transaction and one commit; the others find
+        theirs done."""
         device = job.entry.device
         with self._guard:
             queue = self._queues.setdefault(device, [])
@@ -142,7 +146,7 @@ class Activator:
                     batch = list(queue)
                     queue.clear()
                 try:
-                    self._send(device, batch)
+                    self._send(device, batch)  # may add to `batch` the changes that came meanwhile
                 except BaseException as error:
                     for each in batch:
                         if not each.done:
@@ -158,16 +162,19 @@ class Activator:
     def _send(self, device: str, batch: list["_Job"]) -> None:
         creds = self.devices.credentials(device)
         with self.sessions.change(device, creds) as change:
-            if len(batch) > 1:
-                journaled: list[int] = []
-                try:
-                    self._apply(change, batch, journaled)
-                    return
-                except ChangeRefused:
-                    # One of them is refused (and which is not known when the commit is): nothing of the batch
-                    # was committed; each goes again on its own, under the same lock.
+            journaled: list[int] = []
+            try:
+                self._apply(change, batch, journaled, device)
+                return
+            except ChangeRefused as error:
+                if change.pending:
                     change.discard()
-                    self._forget(journaled)
+                if len(batch) == 1:
+                    batch[0].error = error
+                    return
+                # One of them is refused (and which is not known when the commit is): nothing of the batch was
+                # committed; each goes again on its own, under the same lock.
+                self._forget(journaled)
             for job in batch:
                 try:
                     self._apply(change, [job], [])
@@ -177,26 +184,33 @@ class Activator:
                         change.discard()
                 job.done = True
 
-    def _apply(self, change: ConfigChange, batch: list["_Job"], journaled: list[int]) -> None:
-        """Snapshot, journal, edit and commit `batch` in the locked candidate. One change: its snapshot of the
-        running configuration is journaled before anything is sent. Several: each one's snapshot is read from the
-        candidate after the edits of those before it (what it would have found had they been committed one by
-        one), and the journal is committed, in one transaction, before the commit."""
-        if len(batch) == 1:
-            job = batch[0]
-            before = [element for selection in job.entry.snapshot_filters for element in change.read(selection)]
-            journaled.extend(self._journal([(job, before)]))
-            for config in job.entry.configs:
-                change.edit(config)
-        else:
-            snapshots = []
-            for job in batch:
+    def _apply(self, change: ConfigChange, batch: list["_Job"], journaled: list[int],
+               device: str | None = None) -> None:
+        """Snapshot, edit, journal and commit `batch` in the locked candidate. Each change's snapshot is what its
+        `read` filters select before its own edits: from the running configuration for the first (the locked
+        candidate is the running configuration), from the candidate after the edits of those before it for the
+        others (what it would have found had they been committed one by one). The journal is committed, in one
+        transaction, before the commit. With `device`, changes of that device queued while this goes on join the
+        batch (up to MAX_BATCH), until none is waiting."""
+        snapshots = []
+        while True:
+            for job in batch[len(snapshots):]:
+                source = "candidate" if change.pending else "running"
                 before = [element for selection in job.entry.snapshot_filters
-                          for element in change.read(selection, source="candidate")]
+                          for element in change.read(selection, source=source)]
                 snapshots.append((job, before))
                 for config in job.entry.configs:
                     change.edit(config)
-            journaled.extend(self._journal(snapshots))
+            if device is None or len(batch) >= MAX_BATCH:
+                break
+            with self._guard:
+                queue = self._queues.get(device) or []
+                more = queue[:MAX_BATCH - len(batch)]
+                del queue[:len(more)]
+            if not more:
+                break
+            batch.extend(more)
+        journaled.extend(self._journal(snapshots))
         change.commit()
         for job in batch:
             job.done = True
