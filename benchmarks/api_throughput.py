@@ -573,7 +573,7 @@ def print_report(report: dict, scenarios: list[Scenario]) -> None:
     if settings["profile"]:
         print("py-spy was recording during the measurements: the figures are lower than without it.")
     if settings.get("page_cache_mb") is not None:
-        print(f"server list page cache: {settings['page_cache_mb']} MB per collection"
+        print(f"server list page cache: {settings['page_cache_mb']} MB per process"
               + (" (off: every page is read from the database)" if settings["page_cache_mb"] == 0 else ""))
     print()
     headers = ("scenario", "req/s", "p50 ms", "p99 ms", "ratio to in-memory ceiling", "target",

@@ -24,9 +24,9 @@ class Settings:
     log_level: str = "info"
     default_page_size: int = 100
     max_page_size: int = 1000
-    # Per collection and process: list pages kept while nothing in the collection changes (tmf/page_cache.py);
-    # 0 turns the cache off.
-    list_page_cache_mb: int = 8
+    # Per process, all collections together: list pages kept while nothing in their collection changes
+    # (tmf/page_cache.py); 0 turns the cache off.
+    list_page_cache_mb: int = 32
     # Validating every response costs a large share of each request; tests switch it on.
     validate_responses: bool = False
     # Run the event dispatcher inside `serve` (the embedded default); production runs `tmf-oss worker`.

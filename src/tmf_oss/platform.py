@@ -16,6 +16,7 @@ from tmf_oss.db.engine import Database
 from tmf_oss.tmf.catalog import AttributeCatalog
 from tmf_oss.tmf.collection import Collection, EntitySpec, ServedVersion
 from tmf_oss.tmf.extensions import ExtendedCatalog, ExtensionRegistry
+from tmf_oss.tmf.page_cache import PageCache
 from tmf_oss.tmf.query import Condition
 from tmf_oss.tmf.validation import SchemaValidator
 from tmf_oss.tmf.versions import VersionView
@@ -82,6 +83,8 @@ class Platform:
         self.apis = apis if apis is not None else all_apis()
         self.db = Database(settings.database_url)
         self.specs = {(api.api, v.version): load_spec(v.spec_file) for api in self.apis for v in api.versions}
+        # One budget for the list pages of every collection of this process (tmf/page_cache.py).
+        self.page_cache = PageCache(settings.list_page_cache_mb * 1024 * 1024)
         self.collections: dict[tuple[str, str], Collection] = {}
         for api in self.apis:
             for entity in api.entities:
@@ -106,7 +109,7 @@ class Platform:
         canonical = merge_catalogs(catalogs, entity.canonical_version, entity.views)
         return Collection(self.db, entity_spec, served, ExtendedCatalog(canonical, extensions),
                           default_limit=self.settings.default_page_size, max_limit=self.settings.max_page_size,
-                          page_cache_bytes=self.settings.list_page_cache_mb * 1024 * 1024)
+                          page_cache=self.page_cache)
 
     def collection(self, api: str, entity: str) -> Collection:
         return self.collections[(api, entity)]

@@ -133,7 +133,7 @@ class Page:
 class Collection:
     def __init__(self, db: Database, spec: EntitySpec, versions: dict[str, ServedVersion],
                  canonical_catalog: AttributeCatalog, *, default_limit: int = 100, max_limit: int = 1000,
-                 page_cache_bytes: int = 0):
+                 page_cache: PageCache | None = None):
         self.db = db
         self.spec = spec
         self.versions = versions
@@ -155,7 +155,7 @@ class Collection:
                               for attribute in model.__mapper__.column_attrs}
         # Filtered counts by query, each valid for the generation it was taken at (exact, never stale).
         self._counts = BoundedCache(1024)
-        self._pages = PageCache(page_cache_bytes)
+        self._pages = page_cache if page_cache is not None else PageCache(0)
         generation = select(CollectionCount.generation).where(CollectionCount.name == spec.name)
         self._fast_generation = FastRead(db, generation)
         self._generation_column = generation.scalar_subquery().label("generation")
@@ -233,8 +233,8 @@ class Collection:
         if not self._pages.enabled:
             return self._read_page(served, version, conditions, base_url=base_url, offset=offset, limit=limit,
                                    sort=sort, selection=selection, jsonpath_filter=jsonpath_filter)[0]
-        key = (version, base_url, offset, limit, sort, None if selection is None else repr(selection),
-               tuple(sorted(conditions, key=repr)), jsonpath_filter)
+        key = (self.spec.api, self.spec.name, version, base_url, offset, limit, sort,
+               None if selection is None else repr(selection), tuple(sorted(conditions, key=repr)), jsonpath_filter)
         kept = self._pages.get(key)
         if kept is not None:
             now = self._fast_generation.rows()
