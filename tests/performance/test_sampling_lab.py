@@ -158,3 +158,14 @@ def test_an_unreachable_device_raises_device_error_quickly():
     error, seconds = attempts[1]
     assert seconds < 1.5  # one timeout of 0.5 s: the first request fails alone, the rest are never sent
     assert f"{TEST_PREFIX}.250" in str(error) and "timeout" in str(error)
+
+
+def test_device_indicators_alone_read_no_interface_table(lab):
+    from tmf_oss.performance.measure import ReadingMemory, _read
+
+    target, memory = DeviceTarget(lab.addresses[0]), ReadingMemory()
+    reading, indexes = run(lambda adapter: _read(adapter, target, {"memTotalReal"}, set(), memory))
+    assert indexes == {} and memory.indexes(target.address) is None  # nothing walked, nothing remembered
+    assert reading.uptime is not None and reading.values[("memTotalReal", None)] > 0
+    reading, indexes = run(lambda adapter: _read(adapter, target, {"ifHCInOctets"}, {"d1-ge1"}, memory))
+    assert indexes == {"lo": 1, "d1-ge1": 2} and ("ifHCInOctets", 2) in reading.values

@@ -65,7 +65,9 @@ class ReadingMemory:
 async def _read(adapter, target: DeviceTarget, counters: set[str], names: set[str], memory: ReadingMemory):
     """(reading, {interface name: ifIndex}) of one device; DeviceError when it does not answer."""
     indexes = memory.indexes(target.address)
-    if indexes is None or not names <= indexes.keys():
+    if not names:  # device indicators only: the interface table is not needed
+        indexes = indexes or {}
+    elif indexes is None or not names <= indexes.keys():
         indexes = await sampling.interface_indexes(adapter, target)
         memory.remember_indexes(target.address, indexes)
     wanted = {indexes[name] for name in names if name in indexes}
