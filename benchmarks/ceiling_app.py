@@ -17,7 +17,7 @@ import connexion
 from connexion.resolver import Resolver
 from starlette.responses import Response
 
-from tmf_oss.tmf.parameters import VALIDATORS, fold_path_parameters
+from tmf_oss.tmf.request_validation import VALIDATORS, fold_path_parameters
 
 BASE_PATH = "/tmf-api/resourceInventoryManagement/v5"
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"  # what tmf_oss.tmf.http answers with

@@ -30,7 +30,7 @@ from tmf_oss.platform import SPECS_DIR, Platform
 from tmf_oss.southbound.admin_api import fault_routes
 from tmf_oss.tmf.errors import ERROR_MEDIA_TYPE, TmfError, error_document
 from tmf_oss.tmf.handlers import CollectionHandlers
-from tmf_oss.tmf.parameters import VALIDATORS, fold_path_parameters
+from tmf_oss.tmf.request_validation import VALIDATORS, fold_path_parameters
 
 log = logging.getLogger("tmf_oss.app")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from connexion.validators.parameter import ParameterValidator
 
-from tmf_oss.tmf.parameters import CachedParameterValidator, fold_path_parameters
+from tmf_oss.tmf.request_validation import CachedParameterValidator, fold_path_parameters
 
 DOCUMENT = {
     "openapi": "3.0.3",
@@ -54,3 +54,22 @@ def test_same_verdicts_as_connexions_validator(definition, value):
     expected = ParameterValidator.validate_parameter(definition["in"], value, definition)
     assert cached.validate_parameter(definition["in"], value, definition) == expected
     assert cached.validate_parameter(definition["in"], value, definition) == expected  # from the cache
+
+
+def test_body_validator_is_built_once_per_schema_and_judges_alike():
+    from connexion.exceptions import BadRequestProblem
+    from connexion.validators import JSONRequestBodyValidator
+
+    from tmf_oss.tmf.request_validation import CachedJSONBodyValidator
+
+    schema = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+    options = dict(schema=schema, required=True, nullable=False, encoding="utf-8", strict_validation=False)
+    ours, theirs = CachedJSONBodyValidator(**options), JSONRequestBodyValidator(**options)
+    assert ours._validator is CachedJSONBodyValidator(**options)._validator
+    ours._validate({"name": "r1"})
+    for bad in ({}, {"name": 5}):
+        with pytest.raises(BadRequestProblem) as refused:
+            ours._validate(bad)
+        with pytest.raises(BadRequestProblem) as expected:
+            theirs._validate(bad)
+        assert refused.value.detail == expected.value.detail
