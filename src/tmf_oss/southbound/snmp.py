@@ -113,7 +113,7 @@ class SnmpAdapter:
         self._requested: dict[str, snmp.ObjectType] = {}
 
     def _request_varbind(self, oid: str) -> snmp.ObjectType:
-        """A GET's variable binding, resolved against the MIBs once per OID: pysnmp resolves every binding it is
+        """A GET's (or a walk's first) variable binding, resolved against the MIBs once per OID: pysnmp resolves every binding it is
         given on every request (and every answer too, unless asked not to), which cost more CPU than the rest
         of a poll together. A resolved binding is passed through as it is."""
         found = self._requested.get(oid)
@@ -189,7 +189,7 @@ class SnmpAdapter:
         async with self._slots:
             async for error, status, index, bindings in snmp.bulk_walk_cmd(
                     self.engine, _auth_data(target.snmp), transport, snmp.ContextData(), 0, BULK_SIZE,
-                    snmp.ObjectType(snmp.ObjectIdentity(table)), lexicographicMode=False):
+                    self._request_varbind(table), lexicographicMode=False, lookupMib=False):
                 if error:
                     raise DeviceError(target.address, f"SNMP walk of {table} failed: {error}")
                 if status:
