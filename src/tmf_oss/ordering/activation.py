@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select, update
 
 from tmf_oss.db.base import utcnow
 from tmf_oss.db.engine import Database
+from tmf_oss.ordering.group_commit import GroupCommit
 from tmf_oss.ordering.model import OrderDeviceChange
 from tmf_oss.ordering.plan import Endpoint, ItemPlan
 from tmf_oss.southbound.adapter import DeviceError, NetconfCredentials
@@ -102,8 +103,10 @@ class _Job:
 class Activator:
     """Sends an item's device work, journaling the way back first; undoes journaled changes."""
 
-    def __init__(self, db: Database, devices: DeviceDirectory, sessions: NetconfSessions, *, parallel: int = 16):
+    def __init__(self, db: Database, devices: DeviceDirectory, sessions: NetconfSessions, *, parallel: int = 16,
+                 writes: GroupCommit | None = None):
         self.db = db
+        self.writes = writes or GroupCommit(db)
         self.devices = devices
         self.sessions = sessions
         self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="tmf-oss-device")
@@ -218,12 +221,12 @@ class Activator:
         # the item's completion (or rollback) is what ends them.
 
     def _journal(self, snapshots: list[tuple["_Job", list[str]]]) -> list[int]:
-        """The journal entries, committed (no events, no ORM objects: a plain Core transaction)."""
+        """The journal entries, committed (with other orders' writes waiting at the same time, if any)."""
         now = utcnow()
         rows = [{"order_id": job.order_id, "item_id": job.item_id, "device": job.entry.device, "status": "sent",
                  "undo": job.entry.written_back + before, "created_at": now} for job, before in snapshots]
-        with self.db.engine.begin() as connection:
-            return list(connection.execute(insert(JOURNAL).returning(JOURNAL.c.seq), rows).scalars())
+        return self.writes.run(lambda session: list(
+            session.connection().execute(insert(JOURNAL).returning(JOURNAL.c.seq), rows).scalars()))
 
     def _forget(self, seqs: list[int]) -> None:
         """Journal entries of a batch that was discarded: nothing of them reached the running configuration (and

@@ -38,6 +38,7 @@ from tmf_oss.db.notifications import listen
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.ordering import lifecycle
 from tmf_oss.ordering.activation import Activator, DeviceDirectory, device_work
+from tmf_oss.ordering.group_commit import GroupCommit
 from tmf_oss.ordering.model import CancelServiceOrderRow, OrderDeviceChange, OrderItemResult, ServiceOrderRow
 from tmf_oss.ordering.plan import InvalidOrder, ItemPlan, plan_order
 from tmf_oss.ordering.records import InventoryRecorder, new_service_identity
@@ -80,7 +81,10 @@ class Orchestrator:
         self.sessions = sessions or NetconfSessions(
             NetconfAdapter(known_hosts=settings.netconf_known_hosts or None),
             lock_wait=settings.device_lock_wait_seconds)
-        self.activator = Activator(self.db, DeviceDirectory(settings.devices_file or None), self.sessions)
+        # The order writes and device journals of all the orders under way, grouped into shared transactions.
+        self.writes = GroupCommit(self.db)
+        self.activator = Activator(self.db, DeviceDirectory(settings.devices_file or None), self.sessions,
+                                   writes=self.writes)
         self.records = InventoryRecorder(platform, self.base_url)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tmf-oss-order")
         self._active: set[str] = set()
@@ -378,12 +382,15 @@ class Orchestrator:
 
     def _write(self, order_id: str, change: Callable, *, release: bool = False) -> dict:
         """Apply `change(session, doc)` to the order in one transaction, with its events (the change may return
-        the suffix of one more event to send, e.g. "MilestoneEvent"). Only while this worker holds the order."""
-        with self.db.transaction() as session:
+        the suffix of one more event to send, e.g. "MilestoneEvent"). Only while this worker holds the order.
+        The transaction may be shared with other orders' writes (ordering/group_commit.py), and `change` run a
+        second time after a rollback: it must only change the document and write to the database."""
+        expected = self._expected.get(order_id)
+
+        def work(session) -> dict:
             row = self._locked(session, order_id, release)
             if row is None:
                 raise LeaseLost(order_id)
-            expected = self._expected.pop(order_id, None)
             if expected is not None and row.version != expected:
                 raise OrderChanged(order_id)
             doc = _copy(row.doc)
@@ -398,6 +405,10 @@ class Orchestrator:
                 if any(item.get("state") == "completed" for item in lifecycle.items(row.doc)):
                     # items completed by earlier writes kept their results (this write's own are not kept)
                     session.execute(delete(OrderItemResult).where(OrderItemResult.order_id == order_id))
+            return doc
+
+        doc = self.writes.run(work)
+        self._expected.pop(order_id, None)
         wake_up.notify()
         return doc
 
