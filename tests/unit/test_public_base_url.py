@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import pytest
-from starlette.requests import Request
 
-from tmf_oss.tmf.http import public_base_url
+from tmf_oss.tmf.http import public_base_url, query_pairs
 
 
-def request(headers: dict[str, str], scheme: str = "http", server=("127.0.0.1", 8080)) -> Request:
-    return Request({"type": "http", "scheme": scheme, "server": server, "path": "/", "query_string": b"",
-                    "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()]})
+def request(headers: dict[str, str], scheme: str = "http", server=("127.0.0.1", 8080)) -> dict:
+    """An ASGI scope as servers give it: header names in lower case, as bytes."""
+    return {"type": "http", "scheme": scheme, "server": server, "path": "/", "query_string": b"",
+            "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()]}
 
 
 @pytest.mark.parametrize("headers, trusted, expected", [
@@ -34,3 +34,9 @@ def test_default_port_left_out_without_host_header():
 
 def test_configured_base_url_wins():
     assert public_base_url(request({"Host": "oss"}), "https://api.example.net/", True) == "https://api.example.net"
+
+
+def test_query_pairs_keep_order_repeats_and_blank_values():
+    scope = {"query_string": b"name=r1&name=r2&fields=&state.ne=a%2Cb&x=%C3%A9"}
+    assert query_pairs(scope) == [("name", "r1"), ("name", "r2"), ("fields", ""), ("state.ne", "a,b"),
+                                  ("x", "\u00e9")]

@@ -1,12 +1,10 @@
 """Connexion handlers for /hub, the same for every API; v4 and v5 differ only in names and shapes."""
 from __future__ import annotations
 
-from connexion import request
-
 from tmf_oss.config import Settings
 from tmf_oss.events.model import HubSubscription
 from tmf_oss.events.subscriptions import Subscriptions
-from tmf_oss.tmf.http import empty_response, json_response, public_base_url
+from tmf_oss.tmf.http import empty_response, json_response, public_base_url, request_scope
 
 
 class HubHandlers:
@@ -22,7 +20,8 @@ class HubHandlers:
         if subscription.query is not None:
             body["query"] = subscription.query
         if self.version != "v4":
-            base = public_base_url(request, self.settings.public_base_url, self.settings.trust_forwarded_headers)
+            base = public_base_url(request_scope(), self.settings.public_base_url,
+                                   self.settings.trust_forwarded_headers)
             body = {"@type": "Hub", "href": f"{base}{self.base_path}/hub/{subscription.id}", **body}
         return body
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import orjson
-from connexion import request
 
 from tmf_oss.db.base import rfc3339
 from tmf_oss.tmf.catalog import AttributeCatalog
 from tmf_oss.tmf.errors import bad_request, not_found
 from tmf_oss.tmf.fields import parse_fields, select_fields
-from tmf_oss.tmf.http import public_base_url, raw_json_response
+from tmf_oss.tmf.http import public_base_url, query_pairs, raw_json_response, request_scope
 from tmf_oss.tmf.query import RESERVED, parse_conditions, parse_instant
 
 TICK = timedelta(microseconds=1)
@@ -115,7 +114,8 @@ class MeasurementReader:
     # --- rendering --------------------------------------------------------------------------------------
 
     def base_url(self) -> str:
-        return public_base_url(request, self.settings.public_base_url, self.settings.trust_forwarded_headers)
+        return public_base_url(request_scope(), self.settings.public_base_url,
+                               self.settings.trust_forwarded_headers)
 
     def render(self, row, base_url: str) -> dict:
         from tmf_oss.performance.timeseries import measurement_id
@@ -167,7 +167,7 @@ class MeasurementReader:
         if filter is not None or before is not None or after is not None:
             raise bad_request("measurements take attribute filters (see the list above), offset and limit; not "
                               "'filter', 'before' or 'after'", reason="Unsupported query")
-        criteria = self._criteria(request.query_params.multi_items())
+        criteria = self._criteria(query_pairs(request_scope()))
         offset, limit = self._paging(offset, limit)
         order = self._order(sort)
         jobs = criteria.get("job") or set()

@@ -45,7 +45,7 @@ def threshold_routes(db, resources: Collection, *, known_indicator: Callable[[st
         return threshold_from_document(document, ident, known_indicator=is_known, check_filter=check_filter)
 
     def shown(request: Request, document: dict) -> dict:
-        base = public_base_url(request, getattr(settings, "public_base_url", ""),
+        base = public_base_url(request.scope, getattr(settings, "public_base_url", ""),
                                getattr(settings, "trust_forwarded_headers", True))
         return {"id": document["id"], "href": f"{base}{PATH}/{document['id']}",
                 **{name: value for name, value in document.items() if name != "id"}}

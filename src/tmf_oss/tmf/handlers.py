@@ -12,7 +12,9 @@ from tmf_oss.tmf.http import (
     empty_response,
     json_response,
     public_base_url,
+    query_pairs,
     raw_json_response,
+    request_scope,
 )
 
 
@@ -28,7 +30,7 @@ class CollectionHandlers:
         self._always = ("id", "href", "@type") if served.requires_type else ("id", "href")
 
     def base_url(self) -> str:
-        return public_base_url(request, self.settings.public_base_url, self.settings.trust_forwarded_headers)
+        return public_base_url(request_scope(), self.settings.public_base_url, self.settings.trust_forwarded_headers)
 
     def selection(self, fields: str | None):
         return parse_fields(fields, self._catalog, self._always)
@@ -50,7 +52,7 @@ class CollectionHandlers:
             raise bad_request("cursor paging ('before'/'after') is not supported; use offset and limit",
                               reason="Unsupported query")
         page = self.collection.list(
-            self.version, request.query_params.multi_items(), base_url=self.base_url(), offset=offset,
+            self.version, query_pairs(request_scope()), base_url=self.base_url(), offset=offset,
             limit=limit, sort=sort, selection=self.selection(fields), jsonpath_filter=filter)
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(page.count)}
         return raw_json_response(page.body, 200, headers)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import parse_qsl
 
 import orjson
+from connexion.context import scope as _operation_scope
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,13 +28,23 @@ _FORWARDED = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def public_base_url(request: Request, configured: str = "", trust_forwarded: bool = True) -> str:
+def request_scope() -> dict:
+    """The ASGI scope of the request a connexion handler is answering. Cheaper than `connexion.request`, which
+    builds a new request object (and a starlette one) for every attribute read from it."""
+    return _operation_scope._get_current_object()
+
+
+def query_pairs(scope: dict) -> list[tuple[str, str]]:
+    """The query string's (name, value) pairs in order, as starlette's QueryParams parses them."""
+    return parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+
+
+def public_base_url(scope: dict, configured: str = "", trust_forwarded: bool = True) -> str:
     """scheme://host[:port] that clients use to reach us; hrefs are built from it. Read from the ASGI scope's raw
     headers: every read request needs it, and starlette's Headers and URL objects cost more than the rest of a
     cached read."""
     if configured:
         return configured.rstrip("/")
-    scope = request.scope
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
         if name in _FORWARDED and name not in found:  # ASGI servers give header names in lower case
