@@ -34,7 +34,7 @@ def _together(writes: GroupCommit, works: dict) -> dict:
             outcomes[name] = error
 
     threads = [threading.Thread(target=run, args=item) for item in works.items()]
-    with writes._combiner:  # a group under way
+    with writes._lanes, writes._lanes:  # groups under way in every lane
         for thread in threads:
             thread.start()
         while len(writes._queue) < len(works):
