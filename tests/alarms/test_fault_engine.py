@@ -313,3 +313,26 @@ def test_the_consumer_makes_the_garbage_collector_run_less_often_never_more():
         assert gc.get_threshold() == (GC_FIRST_THRESHOLD * 5, 20, 30)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_records_queued_for_the_store_are_written_at_once_when_the_consumer_has_caught_up(client, app):
+    """The sink waits for a fuller batch (here up to a minute) unless the engine has nothing left to apply: then
+    what is queued is stored, and applied, at once."""
+    import time
+
+    from tmf_oss.southbound.fault_store import BufferedFaultSink
+
+    engine, _ = engine_for(app)
+    consumer = FaultConsumer(app.platform.db, engine).start()
+    sink = BufferedFaultSink(FaultStore(app.platform.db), flush_interval=60)
+    try:
+        sink(trap("linkDown", "198.51.100.20"))
+        deadline = time.monotonic() + 10
+        while not alarms(client) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (alarm,) = alarms(client)
+        assert alarm["alarmedObject"]["id"] == "198.51.100.20/ifIndex 2"
+        assert sink.pending == 0 and sink.written == 1
+    finally:
+        sink.close()
+        consumer.close()

@@ -23,7 +23,7 @@ from tmf_oss.db.engine import Database
 from tmf_oss.events.outbox import wake_up
 from tmf_oss.db.base import as_utc
 from tmf_oss.southbound.fault_model import FaultProgress, FaultRow
-from tmf_oss.southbound.fault_store import FaultStore, faults_written
+from tmf_oss.southbound.fault_store import FaultStore, faults_written, write_pending_now
 
 log = logging.getLogger("tmf_oss.alarms.consumer")
 
@@ -155,5 +155,6 @@ class FaultConsumer:
                 log.exception("applying fault records to the alarms failed; trying again in %.0f s", RETRY_SECONDS)
                 self._stop.wait(RETRY_SECONDS)
                 continue
-            if applied < self.batch:  # caught up: wait for more
+            if applied < self.batch:  # caught up with what is stored: have what is received stored, wait for it
+                write_pending_now()
                 faults_written.wait(POLL_SECONDS)

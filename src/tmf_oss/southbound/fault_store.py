@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from datetime import datetime, timezone
 
@@ -31,6 +32,8 @@ _FAULT_LOCK = 642_000_002  # pg_advisory_xact_lock key: fault record writers tak
 _LOCK = text(f"SELECT pg_advisory_xact_lock({_FAULT_LOCK})")
 # Wakes an in-process consumer when records were written (others poll).
 faults_written = WakeUp()
+# The BufferedFaultSinks of this process, for write_pending_now().
+_sinks: weakref.WeakSet = weakref.WeakSet()
 MAX_INTERFACE_INDEX = 2**31 - 1  # ifIndex is 1..2147483647 (RFC 2863)
 # FaultRecord's fields, in its order.
 _RECORD_COLUMNS = (FAULTS.c.source, FAULTS.c.device_address, FAULTS.c.received_at, FAULTS.c.kind, FAULTS.c.severity,
@@ -151,6 +154,14 @@ def _storable(value):
     return value
 
 
+def write_pending_now() -> None:
+    """Ask this process's sinks to write the records they hold now rather than wait for a fuller batch. The fault
+    engine's consumer calls this when it has applied everything stored: records must not sit in a queue while the
+    engine has nothing to do (under load, that idle time is what the engine falls behind by)."""
+    for sink in list(_sinks):
+        sink.write_now()
+
+
 class BufferedFaultSink:
     """A FaultSink that never waits for the database.
 
@@ -173,6 +184,7 @@ class BufferedFaultSink:
         self._pending: deque[FaultRecord] = deque()
         self._accepted = 0
         self._flushing = 0  # callers waiting in flush(): no point in waiting for a fuller batch meanwhile
+        self._hurried = False  # write_now() was called: the next batch goes without waiting for more
         self._reported_full = 0
         self._stopping = False
         self._lock = threading.Lock()
@@ -180,6 +192,7 @@ class BufferedFaultSink:
         self._progress = threading.Condition(self._lock)  # flush() waits here for batches to be settled
         self._writer = threading.Thread(target=self._run, name="tmf-oss-fault-writer", daemon=True)
         self._writer.start()
+        _sinks.add(self)
 
     def __call__(self, fault: FaultRecord) -> None:
         with self._lock:
@@ -192,6 +205,13 @@ class BufferedFaultSink:
             self._accepted += 1
             # Only these two arrivals change what the writer is waiting for: a first record, a full batch.
             if len(self._pending) in (1, self.max_batch):
+                self._work.notify()
+
+    def write_now(self) -> None:
+        """Write what is queued without waiting for a fuller batch (nothing happens when nothing is queued)."""
+        with self._lock:
+            if self._pending:
+                self._hurried = True
                 self._work.notify()
 
     @property
@@ -253,11 +273,13 @@ class BufferedFaultSink:
                 self._work.wait()
             # A few hundred rows in one INSERT cost little more than one row does.
             deadline = time.monotonic() + self.flush_interval
-            while len(self._pending) < self.max_batch and not self._flushing and not self._stopping:
+            while (len(self._pending) < self.max_batch and not self._flushing and not self._stopping
+                   and not self._hurried):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._work.wait(remaining)
+            self._hurried = False
             return [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
 
     def _write(self, batch: list[FaultRecord]) -> None:
