@@ -79,6 +79,8 @@ class Measured:
         self.apply = consumer.engine.apply
         self.delays: list[float] = []
         self.applied = 0
+        self.batches = 0
+        self.busy = 0.0  # seconds spent in batches that applied records
         self._batch: list = []
         consumer.engine.apply = self._apply
         self._run_once = type(consumer).run_once.__get__(consumer)
@@ -89,7 +91,11 @@ class Measured:
 
     def run_once(self) -> int:
         self._batch = []
+        started = time.perf_counter()
         applied = self._run_once()  # commits before it returns
+        if applied:
+            self.batches += 1
+            self.busy += time.perf_counter() - started
         now = datetime.now(timezone.utc)
         self.delays.extend((now - fault.received_at).total_seconds() for fault in self._batch)
         self.applied += applied
@@ -166,6 +172,7 @@ def run(platform, settings, *, rate: int, seconds: float, new_share: float, devi
         time.sleep(tick)
     offered_for = time.monotonic() - started
     applied_while_offered = measured.applied
+    batches_while_offered, busy_while_offered = measured.batches, measured.busy
     sink.flush()
     while measured.applied < offered and time.monotonic() - started < seconds * 10:
         time.sleep(0.05)
@@ -189,7 +196,9 @@ def run(platform, settings, *, rate: int, seconds: float, new_share: float, devi
         "max_ms": delays[-1] * 1000 if delays else 0.0,
         "p99_first_half_ms": percentile(halves[0], 0.99), "p99_second_half_ms": percentile(halves[1], 0.99),
         "python_us": python_cpu / max(offered, 1) * 1e6, "database_us": database_cpu / max(offered, 1) * 1e6,
-        "other_share": other_share,
+        "other_share": other_share, "batches": batches_while_offered,
+        "batch_mean": applied_while_offered / max(batches_while_offered, 1),
+        "engine_busy": busy_while_offered / offered_for,
     }
 
 
@@ -241,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{'':9s} CPU per record: {figures['python_us']:.0f} µs in this process (producer, writer, engine), "
                   f"{figures['database_us']:.0f} µs in PostgreSQL; other work took {figures['other_share']:.0%} of "
                   f"the CPUs meanwhile")
+            print(f"{'':9s} while offered: {figures['batches']} batches of {figures['batch_mean']:.0f} records on "
+                  f"average; the engine was applying records {figures['engine_busy']:.0%} of the time")
             threading.Event().wait(1)
     finally:
         platform.close()
