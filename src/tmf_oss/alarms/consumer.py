@@ -5,7 +5,9 @@ whatever crashes.
 Receivers only store records (several receiving processes may share the ports); the consumer runs once per
 deployment in the process that owns the alarms' work (`tmf-oss receive`'s main process, or the worker that runs the
 receivers). Several consumers are safe — the engine's lock makes them take turns and the progress row says what
-is done — just not faster. It is woken at once by writes in its own process and polls for the others'.
+is done — just not faster. It is woken at once by writes in its own process and polls for the others'. When it
+has applied everything stored, it has its own process's sinks store what they hold at once instead of after their
+wait for a fuller batch: under load it would otherwise sit idle while records wait in memory.
 """
 from __future__ import annotations
 
