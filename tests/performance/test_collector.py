@@ -135,3 +135,40 @@ def test_a_job_whose_indicators_are_gone_fails(client, platform):
     failed = client.get(f"{PM5}/measurementCollectionJob/{ident}").json()
     assert failed["executionState"] == "failed"
     assert "unknown performanceIndicatorSpecification" in failed["trackingRecord"][-1]["description"]
+
+
+def test_a_job_sleeps_through_the_days_its_schedule_leaves_out(client, platform):
+    from datetime import datetime, time, timezone
+
+    today = utcnow().date()
+    off = [datetime.combine(today + timedelta(days=n), time(12), timezone.utc).isoformat() for n in (0, 1)]
+    ident = create(client, scheduleDefinition=[{"@type": "ScheduleDefinition", "excludedDate": off}])
+    worker = collector(platform, "worker-1")
+    (report,) = run_round(worker)
+    assert report.values == report.missing == 0 and report.state == "acknowledged"
+    back = datetime.combine(today + timedelta(days=2), time(0), timezone.utc)
+    assert as_utc(job_row(platform, ident).next_run_at) == back  # the first period of the first day it collects
+    assert worker.claim() == []
+
+
+def test_a_job_whose_schedule_has_no_period_left_completes(client, platform):
+    from datetime import datetime, time, timezone
+
+    today = utcnow().date()
+    ident = create(client, scheduleDefinition=[{
+        "@type": "ScheduleDefinition",
+        "scheduleDefinitionEndTime": (utcnow() + timedelta(days=2)).isoformat(),
+        "dateScheduleDefintion": [datetime.combine(today - timedelta(days=3), time(12), timezone.utc).isoformat()]}])
+    (report,) = run_round(collector(platform, "worker-1"))
+    assert report.state == "completed"
+    record = client.get(f"{PM5}/measurementCollectionJob/{ident}").json()["trackingRecord"][-1]
+    assert "no period left to collect" in record["description"]
+
+
+@pytest.mark.parametrize("hours", ["8 to 18", "25:00-26:00", "08:00-08:00", "08:61-09:00"])
+def test_an_unreadable_hour_range_is_refused(client, hours):
+    response = client.post(f"{PM5}/measurementCollectionJob", json=job(
+        ["ifInBitRate"], monitoredClassCriteria=NOTHING_YET,
+        scheduleDefinition=[{"@type": "ScheduleDefinition", "scheduleDefinitionHourRange": hours}]))
+    assert_tmf_error(response, 400)
+    assert "scheduleDefinitionHourRange" in response.json()["message"]

@@ -27,6 +27,7 @@ from tmf_oss.events.outbox import wake_up
 from tmf_oss.performance import jobs, objects, periods
 from tmf_oss.performance.measure import JobRound, ReadingMemory, measure
 from tmf_oss.performance.model import CollectionJobRow
+from tmf_oss.performance.schedule import ScheduleError
 from tmf_oss.performance.service import add_tracking
 from tmf_oss.southbound.devices import WatchedDevices
 from tmf_oss.tmf.collection import RowUpdate
@@ -164,6 +165,8 @@ class Collector:
             if plan is None:
                 return report
             samples = await measure(plan, adapter, self.devices, self.memory)
+            if not plan.keep:
+                samples = []  # a period the schedule leaves out: the readings only serve as the next baseline
             report.values = sum(1 for sample in samples if sample.value is not None)
             report.missing = len(samples) - report.values
             if samples:
@@ -196,6 +199,27 @@ class Collector:
                 report.state = "completed"
                 self.memory.forget_job(job_id)
                 return None
+            boundary = self.clock.interval_start(now, step)
+            try:
+                schedule = jobs.collection_schedule(job)
+            except ScheduleError as error:  # stored before the schedule's members were checked
+                self._set_state(session, row, job, "failed", f"scheduleDefinition: {error}")
+                report.state = "failed"
+                return None
+            keep = not schedule.restricted or schedule.allows(boundary - timedelta(seconds=step))
+            if not keep and not schedule.allows(boundary):
+                # Neither this period nor the next is collected: back at the start of the first one that is (that
+                # reading is its baseline).
+                upcoming = schedule.next_allowed(
+                    boundary, lambda moment: self.clock.boundary_at_or_after(moment, step), until=end)
+                self.memory.forget_job(job_id)
+                if upcoming is None:
+                    self._set_state(session, row, job, "completed", "no period left to collect in its schedule")
+                    report.state = "completed"
+                else:
+                    session.execute(update(CollectionJobRow).where(CollectionJobRow.seq == row.seq)
+                                    .values(next_run_at=upcoming, lease_owner=None, lease_until=None))
+                return None
             problems: list[str] = []
             indicators = jobs.resolve_indicators(session, job, problems)
             if not indicators:
@@ -211,8 +235,7 @@ class Collector:
             monitored = list(objects.measurable(session, ids).values())
         self._granularities[job_id] = job.get("granularity")
         self._units.update((indicator.id, indicator.unit) for indicator in indicators)
-        boundary = self.clock.interval_start(now, step)
-        return JobRound(job_id, indicators, monitored, step, boundary - timedelta(seconds=step))
+        return JobRound(job_id, indicators, monitored, step, boundary - timedelta(seconds=step), keep)
 
     def _advance(self, job_id: str, plan: JobRound, report: RoundReport) -> None:
         boundary = plan.period_start + timedelta(seconds=plan.step)

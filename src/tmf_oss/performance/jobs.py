@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.performance import objects, periods
 from tmf_oss.performance.model import IndicatorGroupSpecificationRow, IndicatorSpecificationRow
+from tmf_oss.performance.schedule import CollectionSchedule, ScheduleError
 from tmf_oss.tmf.errors import TmfError
 from tmf_oss.tmf.query import parse_instant
 
@@ -165,6 +166,11 @@ def schedule_window(job: dict):
     return tuple(bounds)
 
 
+def collection_schedule(job: dict) -> CollectionSchedule:
+    """Days and hours the job collects on (performance/schedule.py); raises ScheduleError."""
+    return CollectionSchedule.of(_schedule(job))
+
+
 def check_job(session: Session, resources, job: dict, *, creating: bool) -> list[Indicator]:
     """Everything the collector needs, checked before the job is stored; raises InvalidJob listing every problem."""
     problems: list[str] = []
@@ -177,6 +183,10 @@ def check_job(session: Session, resources, job: dict, *, creating: bool) -> list
     except ValueError as error:
         problems.append(f"scheduleDefinition: {error}")
         start = end = None
+    try:
+        collection_schedule(job)
+    except ScheduleError as error:
+        problems.append(f"scheduleDefinition: {error}")
     if start and end and end <= start:
         problems.append("scheduleDefinition ends before it starts")
     elif creating and end and end <= utcnow():

@@ -32,6 +32,7 @@ class JobRound:
     objects: list[MonitoredObject]
     step: float  # seconds between measurements
     period_start: datetime  # the period this round's values are for
+    keep: bool = True  # False: the schedule does not collect this period; the reading is the next one's baseline
 
 
 class ReadingMemory:

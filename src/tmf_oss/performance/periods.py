@@ -61,3 +61,7 @@ class Clock:
         """The start of the aligned period `moment` falls in."""
         elapsed = (moment - EPOCH).total_seconds()
         return EPOCH + timedelta(seconds=elapsed - elapsed % step)
+
+    def boundary_at_or_after(self, moment: datetime, step: float) -> datetime:
+        start = self.interval_start(moment, step)
+        return start if start == moment else start + timedelta(seconds=step)
