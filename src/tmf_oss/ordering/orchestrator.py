@@ -6,7 +6,9 @@ only every few seconds, for orders whose requested start date has come and for l
 PostgreSQL, so several workers never work on one order; the lease is renewed while the worker works, and every
 write the worker makes checks it still holds it. A worker that dies loses its orders when their leases lapse;
 the next worker resumes them: finished items stay finished, the item that was running is rolled back on its
-devices from the journal and run again.
+devices from the journal and run again. Claims come in batches (the orders wait in the pool's queue), with the
+orders' documents; what is planned from one is only written if the order is still that version. The writes of
+the orders under way share transactions (ordering/group_commit.py).
 
 Per order: the plan is made again (the catalog or the inventories may have changed since the order was
 accepted: `rejected` if it no longer holds); items run in dependency order, each: `inProgress`, device changes
