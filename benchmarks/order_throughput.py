@@ -256,7 +256,7 @@ class CpuUse:
         idle = deltas[3] + (deltas[4] if len(deltas) > 4 else 0)
         busy = 1 - idle / max(1, sum(deltas))
         order = ("orchestrator", "API", "PostgreSQL", "routers", "this script", "other")
-        print(f"CPU ms per order: " + ", ".join(f"{group} {spent.get(group, 0.0) * 1000 / max(orders, 1):.1f}"
+        print("CPU ms per order: " + ", ".join(f"{group} {spent.get(group, 0.0) * 1000 / max(orders, 1):.1f}"
                                                 for group in order) + f"; cores busy {busy * 100:.0f} %")
 
 
