@@ -86,3 +86,13 @@ def test_sort_keys():
     assert [str(c) for c in compile_sort("-name", filter_target)] == ["thing.name DESC"]
     with pytest.raises(TmfError):
         compile_sort("tags", filter_target)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_a_nested_path_kept_in_a_column_is_filtered_and_sorted_on_it(dialect):
+    table = Table("thing", MetaData(), Column("place_id", String), Column("doc", JSON))
+    kept = FilterTarget(CATALOG, table.c.doc, dialect, {"place.id": table.c.place_id})
+    (where,) = compile_conditions(parse_conditions(parse_query_string("place.id=p1,p2")), kept)
+    assert str(where.compile(compile_kwargs={"literal_binds": True})) == "thing.place_id IN ('p1', 'p2')"
+    (order,) = compile_sort("-place.id", kept)
+    assert str(order) == "thing.place_id DESC"

@@ -53,6 +53,9 @@ class EntitySpec:
     family: TypeFamily
     event_prefix: str  # "Resource" -> ResourceCreateEvent, ...
     columns: dict[str, str] = field(default_factory=dict)  # TMF attribute -> typed ORM column kept in step with doc
+    # Nested attribute paths ("alarmedObject.id") that filters and sorts read from a column the entity keeps in step
+    # itself (derived_columns), rather than from the document.
+    column_paths: dict[str, str] = field(default_factory=dict)
     state_fields: frozenset[str] = frozenset()
     # Members whose change the standard announces with an event of its own (member -> event kind, e.g. TMF638
     # operatingStatus -> OperatingStatusChangeEvent) instead of the attribute-value change event.
@@ -145,6 +148,7 @@ class Collection:
                                  if isinstance(getattr(model, column).type, DateTime)}
         columns["id"] = model.id
         columns["@type"] = model.type
+        columns.update({path: getattr(model, column) for path, column in spec.column_paths.items()})
         self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns)
         # Built once: constructing statements per request shows up in profiles of the hot read paths.
         self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}

@@ -55,7 +55,7 @@ def _compile(condition: Condition, target: FilterTarget) -> ColumnElement:
         values = [coerce(kind, raw, where) for raw in condition.values]
         if info.kind == "any":
             values = list(condition.values)
-    column = target.columns.get(condition.path[0]) if len(condition.path) == 1 else None
+    column = target.columns.get(condition.dotted)
     if column is not None:
         return _on_column(column, condition.op, values)
     if target.dialect == "postgresql":
@@ -203,7 +203,7 @@ def compile_sort(sort: str | None, target: FilterTarget) -> list[ColumnElement]:
         info = target.info(path, "sort")
         if any(info.arrays) or info.kind == "object":
             raise bad_request(f"Cannot sort on '{'.'.join(path)}': it is not a single value", reason="Invalid sort")
-        column = target.columns.get(path[0]) if len(path) == 1 else None
+        column = target.columns.get(".".join(path))
         if column is None:
             if target.dialect == "postgresql":
                 column = target.doc.op("#>>")(literal("{" + ",".join(path) + "}"))
