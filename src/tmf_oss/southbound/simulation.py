@@ -140,7 +140,8 @@ class SimulatedNetwork:
                 # default is a shared directory in /tmp) can crash either of them.
                 self._running.append(subprocess.Popen(
                     [simulator, f"--data-dir={self.data_dir}", f"--cache-dir={self.data_dir / f'index{part}'}",
-                     "--log-level=error", "--logging-method=null", *endpoints], env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}, stdout=subprocess.DEVNULL,
+                     "--log-level=error", "--logging-method=null", *endpoints],
+                    env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_end_with_parent))
         try:
             self._wait_until_answering(deadline=time.monotonic() + READY_SECONDS)

@@ -113,9 +113,9 @@ class SnmpAdapter:
         self._requested: dict[str, snmp.ObjectType] = {}
 
     def _request_varbind(self, oid: str) -> snmp.ObjectType:
-        """A GET's (or a walk's first) variable binding, resolved against the MIBs once per OID: pysnmp resolves every binding it is
-        given on every request (and every answer too, unless asked not to), which cost more CPU than the rest
-        of a poll together. A resolved binding is passed through as it is."""
+        """A GET's (or a walk's first) variable binding, resolved against the MIBs once per OID: pysnmp resolves
+        every binding it is given on every request (and every answer too, unless asked not to), which cost more
+        CPU than the rest of a poll together. A resolved binding is passed through as it is."""
         found = self._requested.get(oid)
         if found is None:
             if len(self._requested) > 100_000:  # a bound for a long-lived adapter asked for ever new OIDs
