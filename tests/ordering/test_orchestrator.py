@@ -196,3 +196,38 @@ def test_a_resumed_order_runs_what_is_left_in_dependency_order():
     plan = OrderPlan({ident: ItemPlan(ident, "add", depends) for ident, depends in
                       (("3", ("2",)), ("4", ("3",)), ("5", ()))})  # 1 and 2 ended before the worker died
     assert plan.execution_order() == ["3", "4", "5"]
+
+
+def test_leases_are_renewed_without_waiting_for_an_order_a_write_holds(client, app, ports, orchestrators):
+    from sqlalchemy import select
+
+    from tmf_oss.db.base import as_utc
+
+    first = _create(client, order(vlan_item("1", ports, 100)))["id"]
+    second = _create(client, order(vlan_item("1", ports, 101)))["id"]
+    orchestrator = orchestrators()
+    assert sorted(orchestrator.claim(10)) == sorted([first, second])
+    with orchestrator._lock:
+        orchestrator._active.update({first, second})
+    with app.platform.db.transaction() as session:  # leases about to run out
+        session.execute(update(ServiceOrderRow).values(lease_until=utcnow() + timedelta(seconds=1)))
+
+    def lease(ident: str):
+        with app.platform.db.reading() as session:
+            return as_utc(session.execute(select(ServiceOrderRow.lease_until)
+                                          .where(ServiceOrderRow.id == ident)).scalar())
+
+    postgresql = app.platform.db.dialect == "postgresql"
+    holder = app.platform.db.engine.connect() if postgresql else None
+    try:
+        if holder is not None:  # another transaction holds the first order's row, as a write in progress does
+            holder.execute(select(ServiceOrderRow.seq).where(ServiceOrderRow.id == first).with_for_update())
+        orchestrator._next_renewal = 0
+        orchestrator._renew_leases()  # returns at once: nothing waits for the held row
+        renewed = utcnow() + orchestrator.lease / 2  # well past the second left before
+        assert lease(second) > renewed
+        assert (lease(first) > renewed) is not postgresql
+    finally:
+        if holder is not None:
+            holder.rollback()
+            holder.close()

@@ -170,9 +170,15 @@ class Orchestrator:
         with self._lock:
             active = list(self._active)
         if active:
+            table = ServiceOrderRow
+            held = sql_select(table.seq).where(table.id.in_(active), table.lease_owner == self.owner)
+            if self.db.dialect == "postgresql":
+                # An order whose row a write holds right now is skipped, not waited for: that write renews the
+                # lease itself (`_locked`), and waiting for rows locked in another order than ours could deadlock
+                # with a group commit holding several of them.
+                held = held.with_for_update(skip_locked=True)
             with self.db.transaction() as session:
-                session.execute(update(ServiceOrderRow)
-                                .where(ServiceOrderRow.id.in_(active), ServiceOrderRow.lease_owner == self.owner)
+                session.execute(update(table).where(table.seq.in_(held.scalar_subquery()))
                                 .values(lease_until=utcnow() + self.lease))
 
     def _process(self, order_id: str) -> None:
