@@ -22,15 +22,12 @@ progress in the same transaction. Datagram decoding is measured separately by tr
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import threading
 import time
 from datetime import datetime, timezone
 
-from sqlalchemy import text
-
-from common import drop_database, recreate_database  # benchmarks/common.py
+from common import backend_cpu, drop_database, machine_cpu, recreate_database  # benchmarks/common.py
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/tmf_oss_bench_alarms"
 
@@ -100,35 +97,6 @@ class Measured:
         self.delays.extend((now - fault.received_at).total_seconds() for fault in self._batch)
         self.applied += applied
         return applied
-
-
-def backend_cpu(db) -> float:
-    """CPU seconds used so far by the PostgreSQL backends serving this database and by the server's WAL writer,
-    checkpointer and background writer (from /proc: same machine; 0 for SQLite)."""
-    if db.dialect != "postgresql":
-        return 0.0
-    with db.read() as connection:
-        pids = connection.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")).scalars().all()
-    ticks = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, every core counted, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        user, nice, system, idle, iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
-    busy = user + nice + system + irq + softirq
-    ticks = os.sysconf("SC_CLK_TCK")
-    return busy / ticks, (busy + idle + iowait + steal) / ticks
 
 
 def percentile(ordered: list[float], share: float) -> float:

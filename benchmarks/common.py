@@ -1,6 +1,7 @@
 """Helpers every benchmark script shares: scratch databases and loopback ports."""
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -52,3 +53,32 @@ def drop_database(database_url: str) -> None:
     with engine.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
     engine.dispose()
+
+
+def backend_cpu(db) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving `db`'s database and by the server's WAL writer,
+    checkpointer and background writer, which write what they commit (from /proc: same machine; 0 for SQLite)."""
+    if db.dialect != "postgresql":
+        return 0.0
+    with db.read() as connection:
+        pids = connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")).scalars().all()
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every core counted, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
+    busy = user + nice + system + irq + softirq
+    ticks = os.sysconf("SC_CLK_TCK")
+    return busy / ticks, (busy + idle + iowait + steal) / ticks
