@@ -223,7 +223,10 @@ def test_leases_are_renewed_without_waiting_for_an_order_a_write_holds(client, a
         if holder is not None:  # another transaction holds the first order's row, as a write in progress does
             holder.execute(select(ServiceOrderRow.seq).where(ServiceOrderRow.id == first).with_for_update())
         orchestrator._next_renewal = 0
-        orchestrator._renew_leases()  # returns at once: nothing waits for the held row
+        renewal = threading.Thread(target=orchestrator._renew_leases, daemon=True)
+        renewal.start()
+        renewal.join(timeout=10)
+        assert not renewal.is_alive(), "the renewal waited for the row another transaction holds"
         renewed = utcnow() + orchestrator.lease / 2  # well past the second left before
         assert lease(second) > renewed
         assert (lease(first) > renewed) is not postgresql
