@@ -70,21 +70,17 @@ class FaultStore:
 
     def after(self, session: Session, seq: int, limit: int) -> list[tuple[int, FaultRecord]]:
         """Up to `limit` records written after `seq`, in order, with their seqs."""
-        # Plain tuples in FaultRecord's field order: the fault engine reads every record through here.
         rows = session.execute(select(FAULTS.c.seq, *_RECORD_COLUMNS).where(FAULTS.c.seq > seq)
                                .order_by(FAULTS.c.seq).limit(limit)).tuples()
-        return [(row_seq, FaultRecord(source, address, _utc(received_at), kind, severity, text, _utc(device_time),
-                                      interface, interface_index, details))
-                for row_seq, source, address, received_at, kind, severity, text, device_time, interface,
-                interface_index, details in rows]
+        return [(row[0], _record(row[1:])) for row in rows]
 
     def recent(self, *, limit: int = 100, device_address: str | None = None, kind: str | None = None,
                since: datetime | None = None) -> list[FaultRecord]:
         """Newest first; `since` is inclusive."""
-        query = (select(FAULTS).where(*_filters(device_address, kind, since))
+        query = (select(*_RECORD_COLUMNS).where(*_filters(device_address, kind, since))
                  .order_by(FAULTS.c.received_at.desc(), FAULTS.c.seq.desc()).limit(limit))
         with self.db.read() as connection:
-            return [_record(row) for row in connection.execute(query)]
+            return [_record(row) for row in connection.execute(query).tuples()]
 
     def count(self, *, device_address: str | None = None, kind: str | None = None,
               since: datetime | None = None) -> int:
@@ -122,12 +118,12 @@ def _row(fault: FaultRecord) -> dict:
     }
 
 
-def _record(row) -> FaultRecord:
-    return FaultRecord(
-        source=row.source, device_address=row.device_address, received_at=_utc(row.received_at), kind=row.kind,
-        severity=row.severity, text=row.text, device_time=_utc(row.device_time), interface=row.interface,
-        interface_index=row.interface_index, details=row.details,
-    )
+def _record(values: tuple) -> FaultRecord:
+    """A record from the values of _RECORD_COLUMNS, in their order (plain tuples: the engine reads every record
+    through here)."""
+    source, address, received_at, kind, severity, text, device_time, interface, interface_index, details = values
+    return FaultRecord(source, address, _utc(received_at), kind, severity, text, _utc(device_time), interface,
+                       interface_index, details)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
