@@ -1,7 +1,7 @@
 """The ceiling of our stack: what connexion + gunicorn/uvicorn can serve when the handlers do no work at all.
 
 Same framework and server settings as `tmf-oss serve` (connexion AsyncApp, gunicorn with uvicorn workers, the
-same add_api options), the same two GET operations with the same parameters declared, but the handlers answer
+same add_api options and garbage collector settings), the same two GET operations with the same parameters declared, but the handlers answer
 with pre-serialized bytes taken from the real server. The gap between the real figures and these is what our
 own code (database, SQLAlchemy, rendering) costs per request.
 
@@ -17,6 +17,7 @@ import connexion
 from connexion.resolver import Resolver
 from starlette.responses import Response
 
+from tmf_oss.gc_tuning import settle_after_startup
 from tmf_oss.tmf.request_validation import VALIDATORS, fold_path_parameters
 
 BASE_PATH = "/tmf-api/resourceInventoryManagement/v5"
@@ -91,7 +92,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
             self.cfg.set("graceful_timeout", 10)
 
         def load(self):
-            return create_app()
+            app = create_app()
+            settle_after_startup()  # the garbage collector settings of tmf_oss.server
+            return app
 
     CeilingServer().run()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from tmf_oss.config import Settings
+from tmf_oss.gc_tuning import settle_after_startup
 
 log = logging.getLogger("tmf_oss.server")
 
@@ -53,6 +54,7 @@ def run(settings: Settings) -> None:
 
         app = create_app(settings)
         background = _start_background(settings)
+        settle_after_startup()
         try:
             uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                         access_log=False, lifespan="on")
@@ -74,10 +76,12 @@ def _run_gunicorn(settings: Settings) -> None:
             self.cfg.set("loglevel", settings.log_level)
             self.cfg.set("graceful_timeout", 10)
 
-        def load(self):
+        def load(self):  # in each worker, after the fork
             from tmf_oss.app import create_app
 
-            return create_app(settings)
+            app = create_app(settings)
+            settle_after_startup()
+            return app
 
     dispatcher = None
     if settings.run_dispatcher or settings.run_orchestrator:

@@ -298,23 +298,6 @@ def test_texts_with_copy_specials_survive_the_bulk_writes(client, app):
     assert f"{stored} #0" in texts and f"again {stored} #{count - 1}" in texts
 
 
-def test_the_consumer_makes_the_garbage_collector_run_less_often_never_more():
-    import gc
-
-    from tmf_oss.alarms.consumer import GC_FIRST_THRESHOLD, collect_less_often
-
-    saved = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        collect_less_often()
-        assert gc.get_threshold() == (GC_FIRST_THRESHOLD, 10, 10)
-        gc.set_threshold(GC_FIRST_THRESHOLD * 5, 20, 30)
-        collect_less_often()
-        assert gc.get_threshold() == (GC_FIRST_THRESHOLD * 5, 20, 30)
-    finally:
-        gc.set_threshold(*saved)
-
-
 def test_records_queued_for_the_store_are_written_at_once_when_the_consumer_has_caught_up(client, app):
     """The sink waits for a fuller batch (here up to a minute) unless the engine has nothing left to apply: then
     what is queued is stored, and applied, at once."""

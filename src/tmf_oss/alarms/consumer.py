@@ -11,7 +11,6 @@ wait for a fuller batch: under load it would otherwise sit idle while records wa
 """
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from sqlalchemy import delete, func, select, update
 from tmf_oss.alarms.engine import BatchResult, FaultEngine
 from tmf_oss.db.engine import Database
 from tmf_oss.events.outbox import wake_up
+from tmf_oss.gc_tuning import collect_less_often
 from tmf_oss.db.base import as_utc
 from tmf_oss.southbound.fault_model import FaultProgress, FaultRow
 from tmf_oss.southbound.fault_store import FaultStore, faults_written, write_pending_now
@@ -34,12 +34,6 @@ BATCH = 5000  # records per transaction at most
 POLL_SECONDS = 0.2  # for records written by other processes
 RETRY_SECONDS = 2.0  # after a batch failed (database away...): the same records are tried again
 PRUNE_EVERY_SECONDS = 300.0
-# Python's cyclic garbage collector runs after every 700 net allocations of container objects by default; a batch
-# allocates hundreds of thousands (records, alarm documents, rows), and every few batches that becomes a full
-# collection over everything the process holds (the engine's active alarms, the topology). Measured on the alarm
-# pipeline: a third of the engine's Python time. A first threshold of 10,000 cuts that to a few percent; the
-# garbage is the same (most of it is freed by reference counting anyway), only collected less often.
-GC_FIRST_THRESHOLD = 10_000
 
 
 @dataclass(frozen=True)
@@ -75,14 +69,6 @@ def prune_faults(db: Database, retention: timedelta) -> int:
                                    .where(FaultProgress.name == PROGRESS)).scalar() or 0
         return session.execute(delete(FaultRow).where(
             FaultRow.seq <= progress, FaultRow.received_at < datetime.now(timezone.utc) - retention)).rowcount
-
-
-def collect_less_often() -> None:
-    """Raise the garbage collector's first threshold to GC_FIRST_THRESHOLD for the process running the consumer
-    (never lowers it: a process tuned otherwise keeps its setting)."""
-    first, second, third = gc.get_threshold()
-    if first < GC_FIRST_THRESHOLD:
-        gc.set_threshold(GC_FIRST_THRESHOLD, second, third)
 
 
 class FaultConsumer:
