@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import orjson
-from sqlalchemy import DateTime, bindparam, func, insert, select, update
+from sqlalchemy import ARRAY, DateTime, any_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tmf_oss.db.base import rfc3339, utcnow
 from tmf_oss.db.bulk import update_rows_where_version
+from tmf_oss.db.coalesced_read import CoalescedReads
 from tmf_oss.db.engine import Database
 from tmf_oss.db.fast_read import DynamicReads, FastRead
 from tmf_oss.db.locking import locked
@@ -127,6 +128,21 @@ class ServedVersion:
 
 
 @dataclass
+class _PageRequest:
+    """A list request checked and normalised; `key` names its page in the kept pages (None: not kept)."""
+    served: ServedVersion
+    version: str
+    conditions: list
+    base_url: str
+    offset: int
+    limit: int
+    sort: str | None
+    selection: Selection | None
+    jsonpath_filter: str | None
+    key: tuple | None
+
+
+@dataclass
 class Page:
     body: bytes  # the JSON array, ready to send
     count: int
@@ -162,10 +178,21 @@ class Collection:
         self._pages = page_cache if page_cache is not None else PageCache(0)
         generation = select(CollectionCount.generation).where(CollectionCount.name == spec.name)
         self._fast_generation = FastRead(db, generation)
+        # The handlers' reads: concurrent requests of one event loop turn share a statement (db/coalesced_read.py).
+        self._generation_reads = CoalescedReads(self._generation_now)
         self._generation_column = generation.scalar_subquery().label("generation")
         self._fast_retrieve = {
             version: FastRead(db, select(column, model.version).where(model.id == bindparam("ident")))
             for version, column in self._body_columns.items()
+        }
+        self._fast_retrieve_many = {
+            version: FastRead(db, select(model.id, column, model.version)
+                              .where(model.id == any_(bindparam("idents", type_=ARRAY(model.id.type)))))
+            for version, column in self._body_columns.items()
+        } if db.read_engine.dialect.name == "postgresql" else {}
+        self._retrieve_reads = {
+            version: CoalescedReads(functools.partial(self._stored_bodies_by_id, version))
+            for version in self._body_columns
         }
         self._fast_page = {
             version: FastRead(db, select(model.id, column, self._count_statement.scalar_subquery(),
@@ -231,24 +258,61 @@ class Collection:
     def list(self, version: str, pairs: Sequence[tuple[str, str]], *, base_url: str, offset: int | None,
              limit: int | None, sort: str | None, selection: Selection | None,
              jsonpath_filter: str | None = None) -> Page:
+        request = self._page_request(version, pairs, base_url, offset, limit, sort, selection, jsonpath_filter)
+        if request.key is not None:
+            kept = self._pages.get(request.key)
+            if kept is not None:
+                now = self._fast_generation.rows()
+                if now and now[0][0] == kept[0]:
+                    return kept[1]
+        return self._read_and_keep(request)
+
+    async def kept_page(self, request_identity: tuple) -> Page | None:
+        """For a request handler on an event loop: the page kept for a request of this identity (its version,
+        public base URL and raw query string: everything a page depends on besides the stored rows), if the
+        collection has not been written since it was read; the check shares its statement with the other
+        requests of the same turn. None: read it with `read_page`."""
+        if not self._pages.enabled:
+            return None
+        kept = self._pages.get((self.spec.api, self.spec.name) + request_identity)
+        if kept is not None and await self._generation_reads.get(None) == kept[0]:
+            return kept[1]
+        return None
+
+    def read_page(self, version: str, pairs: Sequence[tuple[str, str]], *, request_identity: tuple,
+                  base_url: str, offset: int | None, limit: int | None, sort: str | None,
+                  selection: Selection | None, jsonpath_filter: str | None = None) -> Page:
+        """`list` without looking for a kept page first; the page read is kept under `request_identity` (see
+        `kept_page`)."""
+        request = self._page_request(version, pairs, base_url, offset, limit, sort, selection, jsonpath_filter,
+                                     key=(self.spec.api, self.spec.name) + request_identity)
+        return self._read_and_keep(request)
+
+    def _generation_now(self, _keys) -> dict:
+        found = self._fast_generation.rows()
+        return {None: found[0][0]} if found else {}
+
+    def _page_request(self, version, pairs, base_url, offset, limit, sort, selection, jsonpath_filter,
+                      key: tuple | None = None) -> _PageRequest:
         served = self.served(version)
         offset, limit = self._paging(offset, limit)
         conditions = self.conditions(served, pairs)
         if not self._pages.enabled:
-            return self._read_page(served, version, conditions, base_url=base_url, offset=offset, limit=limit,
-                                   sort=sort, selection=selection, jsonpath_filter=jsonpath_filter)[0]
-        key = (self.spec.api, self.spec.name, version, base_url, offset, limit, sort,
-               None if selection is None else repr(selection), tuple(sorted(conditions, key=repr)), jsonpath_filter)
-        kept = self._pages.get(key)
-        if kept is not None:
-            now = self._fast_generation.rows()
-            if now and now[0][0] == kept[0]:
-                return kept[1]
-        page, generation = self._read_page(served, version, conditions, base_url=base_url, offset=offset,
-                                           limit=limit, sort=sort, selection=selection,
-                                           jsonpath_filter=jsonpath_filter)
-        if generation is not None:
-            self._pages.put(key, generation, page)
+            key = None
+        elif key is None:
+            key = (self.spec.api, self.spec.name, version, base_url, offset, limit, sort,
+                   None if selection is None else repr(selection), tuple(sorted(conditions, key=repr)),
+                   jsonpath_filter)
+        return _PageRequest(served, version, conditions, base_url, offset, limit, sort, selection,
+                            jsonpath_filter, key)
+
+    def _read_and_keep(self, request: _PageRequest) -> Page:
+        page, generation = self._read_page(
+            request.served, request.version, request.conditions, base_url=request.base_url,
+            offset=request.offset, limit=request.limit, sort=request.sort, selection=request.selection,
+            jsonpath_filter=request.jsonpath_filter)
+        if request.key is not None and generation is not None:
+            self._pages.put(request.key, generation, page)
         return page
 
     def _read_page(self, served: ServedVersion, version: str, conditions: list[Condition], *, base_url: str,
@@ -370,12 +434,44 @@ class Collection:
     def retrieve(self, version: str, ident: str, *, base_url: str,
                  selection: Selection | None) -> tuple[bytes, str]:
         """The representation as JSON bytes, and its ETag."""
-        served = self.served(version)
         if selection is None and version in self._fast_retrieve:
             found = self._fast_retrieve[version].rows(ident=ident)
             if found and found[0][0] is not None:
-                body, row_version = found[0]
-                return self._with_identity(served, base_url, ident, body), etag(row_version)
+                return self._identified(version, base_url, ident, found[0])
+        return self._retrieve_slowly(version, ident, base_url=base_url, selection=selection)
+
+    async def retrieve_coalesced(self, version: str, ident: str, *, base_url: str,
+                                 selection: Selection | None) -> tuple[bytes, str]:
+        """`retrieve` for a request handler on an event loop: the stored representation is read together with
+        the other requests' of the same turn."""
+        if selection is None and version in self._retrieve_reads:
+            found = await self._retrieve_reads[version].get(ident)
+            if found is not None and found[0] is not None:
+                return self._identified(version, base_url, ident, found)
+        return self._retrieve_slowly(version, ident, base_url=base_url, selection=selection)
+
+    def _stored_bodies_by_id(self, version: str, idents: list[str]) -> dict[str, tuple]:
+        """ident -> (stored representation, row version) for those that exist."""
+        many = self._fast_retrieve_many.get(version)
+        if many is not None and len(idents) > 1:  # (PostgreSQL answers one key faster by equality than by ANY)
+            return {ident: (body, row_version) for ident, body, row_version in many.rows(idents=idents)}
+        one = self._fast_retrieve[version]  # SQLite: a local call per key costs no round trip
+        found = {}
+        for ident in idents:
+            rows = one.rows(ident=ident)
+            if rows:
+                found[ident] = rows[0]
+        return found
+
+    def _identified(self, version: str, base_url: str, ident: str, stored: tuple) -> tuple[bytes, str]:
+        body, row_version = stored
+        return self._with_identity(self.served(version), base_url, ident, body), etag(row_version)
+
+    def _retrieve_slowly(self, version: str, ident: str, *, base_url: str,
+                         selection: Selection | None) -> tuple[bytes, str]:
+        """Through SQLAlchemy: a selection of fields, a version without a stored representation, rows written
+        before it had one, and unknown ids."""
+        served = self.served(version)
         with self.db.read() as connection:
             row = connection.execute(self._retrieve_statements[version], {"ident": ident}).first()
             if row is None:

@@ -29,8 +29,9 @@ class CollectionHandlers:
         self._catalog = served.catalog
         self._always = ("id", "href", "@type") if served.requires_type else ("id", "href")
 
-    def base_url(self) -> str:
-        return public_base_url(request_scope(), self.settings.public_base_url, self.settings.trust_forwarded_headers)
+    def base_url(self, scope: dict | None = None) -> str:
+        return public_base_url(scope if scope is not None else request_scope(), self.settings.public_base_url,
+                               self.settings.trust_forwarded_headers)
 
     def selection(self, fields: str | None):
         return parse_fields(fields, self._catalog, self._always)
@@ -51,9 +52,15 @@ class CollectionHandlers:
         if before is not None or after is not None:
             raise bad_request("cursor paging ('before'/'after') is not supported; use offset and limit",
                               reason="Unsupported query")
-        page = self.collection.list(
-            self.version, query_pairs(request_scope()), base_url=self.base_url(), offset=offset,
-            limit=limit, sort=sort, selection=self.selection(fields), jsonpath_filter=filter)
+        scope = request_scope()
+        base_url = self.base_url(scope)
+        # Everything else a page depends on is in the raw query string: a kept page is found without parsing it.
+        identity = (self.version, base_url, scope["query_string"])
+        page = await self.collection.kept_page(identity)
+        if page is None:
+            page = self.collection.read_page(
+                self.version, query_pairs(scope), request_identity=identity, base_url=base_url, offset=offset,
+                limit=limit, sort=sort, selection=self.selection(fields), jsonpath_filter=filter)
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(page.count)}
         return raw_json_response(page.body, 200, headers)
 
@@ -65,8 +72,8 @@ class CollectionHandlers:
         return json_response(rendered, 201, {"Location": rendered["href"], "ETag": tag})
 
     async def retrieve(self, id: str, fields: str | None = None):
-        body, tag = self.collection.retrieve(self.version, id, base_url=self.base_url(),
-                                             selection=self.selection(fields))
+        body, tag = await self.collection.retrieve_coalesced(self.version, id, base_url=self.base_url(),
+                                                             selection=self.selection(fields))
         return raw_json_response(body, 200, {"ETag": tag})
 
     async def patch(self, id: str, body, fields: str | None = None):
