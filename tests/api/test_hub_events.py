@@ -162,3 +162,19 @@ def test_create_many_writes_every_row_and_event_or_none(client, app):
         events = session.execute(select(OutboxEvent.entity_id, OutboxEvent.correlation_id)
                                  .order_by(OutboxEvent.seq)).all()
     assert [tuple(e) for e in events] == [(ident, "batch-1") for ident in ids]
+
+
+def test_every_write_carries_the_request_correlation_header_into_its_event(client, app):
+    created = client.post(f"{V5}/resource", json={"@type": "LogicalResource", "name": "traced"},
+                          headers={"X-Request-ID": "req-create"}).json()
+    path = f"{V5}/resource/{created['id']}"
+    assert client.patch(path, json={"@type": "LogicalResource", "name": "traced again"},
+                        headers={"Content-Type": "application/merge-patch+json",
+                                 "X-Correlation-ID": "req-patch"}).status_code == 200
+    assert client.delete(path, headers={"X-Request-ID": "req-delete", "X-Correlation-ID": "ignored"}).status_code == 204
+    with app.platform.db.reading() as session:
+        events = session.execute(select(OutboxEvent.event_type, OutboxEvent.correlation_id)
+                                 .order_by(OutboxEvent.seq)).all()
+    assert [tuple(event) for event in events] == [("ResourceCreateEvent", "req-create"),
+                                                  ("ResourceAttributeValueChangeEvent", "req-patch"),
+                                                  ("ResourceDeleteEvent", "req-delete")]

@@ -1,8 +1,6 @@
 """Connexion handlers for a collection, one set per served API version, named by the standard's operationIds."""
 from __future__ import annotations
 
-from connexion import request
-
 from tmf_oss.config import Settings
 from tmf_oss.tmf.collection import Collection
 from tmf_oss.tmf.errors import bad_request
@@ -10,6 +8,7 @@ from tmf_oss.tmf.fields import parse_fields
 from tmf_oss.tmf.http import (
     correlation_id,
     empty_response,
+    header,
     json_response,
     public_base_url,
     query_pairs,
@@ -66,8 +65,9 @@ class CollectionHandlers:
 
     async def create(self, body: dict, fields: str | None = None):
         selection = self.selection(fields)
+        scope = request_scope()
         rendered, tag = self.collection.create(
-            self.version, body, base_url=self.base_url(), correlation_id=correlation_id(request),
+            self.version, body, base_url=self.base_url(scope), correlation_id=correlation_id(scope),
             selection=selection)
         return json_response(rendered, 201, {"Location": rendered["href"], "ETag": tag})
 
@@ -77,13 +77,15 @@ class CollectionHandlers:
         return raw_json_response(body, 200, {"ETag": tag})
 
     async def patch(self, id: str, body, fields: str | None = None):
+        scope = request_scope()
         rendered, tag = self.collection.patch(
-            self.version, id, body, content_type=request.headers.get("content-type"),
-            if_match=request.headers.get("if-match"), base_url=self.base_url(),
-            correlation_id=correlation_id(request), selection=self.selection(fields))
+            self.version, id, body, content_type=header(scope, b"content-type"),
+            if_match=header(scope, b"if-match"), base_url=self.base_url(scope),
+            correlation_id=correlation_id(scope), selection=self.selection(fields))
         return json_response(rendered, 200, {"ETag": tag})
 
     async def delete(self, id: str):
-        self.collection.delete(self.version, id, if_match=request.headers.get("if-match"),
-                               base_url=self.base_url(), correlation_id=correlation_id(request))
+        scope = request_scope()
+        self.collection.delete(self.version, id, if_match=header(scope, b"if-match"),
+                               base_url=self.base_url(scope), correlation_id=correlation_id(scope))
         return empty_response(204)

@@ -6,7 +6,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 from connexion.context import scope as _operation_scope
-from starlette.requests import Request
 from starlette.responses import Response
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -69,5 +68,13 @@ def public_base_url(scope: dict, configured: str = "", trust_forwarded: bool = T
     return f"{scheme}://{host}{prefix}"
 
 
-def correlation_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or request.headers.get("x-correlation-id") or uuid.uuid4().hex
+def header(scope: dict, name: bytes) -> str | None:
+    """The first value of a request header (`name` in lower case, as ASGI servers give names)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def correlation_id(scope: dict) -> str:
+    return header(scope, b"x-request-id") or header(scope, b"x-correlation-id") or uuid.uuid4().hex
