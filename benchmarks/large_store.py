@@ -26,10 +26,10 @@ QUERIES = [
     ("name = one value (typed column)", "name=res-123457", None),
     ("operationalState = disabled (typed, ~20%)", "operationalState=disabled", None),
     ("@type + operationalState (typed)", "@type=LogicalResource&operationalState=enabled", None),
-    ("characteristic value, ~0.1% (GIN)", "resourceCharacteristic.value=vlan-777", None),
-    ("characteristic name AND value (GIN)", "resourceCharacteristic.name=vlan&resourceCharacteristic.value=vlan-42",
-     None),
-    ("related party id, ~1% (GIN)", "relatedParty.partyOrPartyRole.id=org-17", None),
+    ("characteristic value, ~0.1% (value index)", "resourceCharacteristic.value=vlan-777", None),
+    ("characteristic name AND value (value index)",
+     "resourceCharacteristic.name=vlan&resourceCharacteristic.value=vlan-42", None),
+    ("related party id, ~1% (value index)", "relatedParty.partyOrPartyRole.id=org-17", None),
     ("creationDate range (indexed column)", "creationDate.gt=2026-01-01T00:00:00Z&creationDate.lt=2026-01-01T00:10:00Z",
      None),
     ("sort by name (indexed)", "sort=name", None),
@@ -91,7 +91,8 @@ def main() -> None:
     try:
         upgrade(url)
         fill(url, args.rows)
-        platform = Platform(Settings(database_url=url))
+        # No kept pages: each repeat reads its page from the database, which is what is measured.
+        platform = Platform(Settings(database_url=url, list_page_cache_mb=0))
         try:
             report(platform, args.repeat, args.rows)
         finally:
@@ -113,9 +114,12 @@ def fill(url: str, rows: int) -> None:
         connection.execute(text("UPDATE collection_count SET total = :n WHERE name = 'resource'"), {"n": rows})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE resource"))
-        size = connection.execute(text("SELECT pg_size_pretty(pg_total_relation_size('resource'))")).scalar()
+        connection.execute(text("VACUUM ANALYZE resource_value"))  # filled by its trigger with the resources
+        size = connection.execute(text(
+            "SELECT pg_size_pretty(pg_total_relation_size('resource') + pg_total_relation_size('resource_value'))"
+        )).scalar()
     engine.dispose()
-    print(f"loaded {rows:,} resources in {time.perf_counter() - started:.0f} s; table + indexes: {size}")
+    print(f"loaded {rows:,} resources in {time.perf_counter() - started:.0f} s; tables + indexes: {size}")
 
 
 def report(platform: Platform, repeat: int, rows: int) -> None:

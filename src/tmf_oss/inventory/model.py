@@ -44,6 +44,36 @@ class ResourceRow(Base):
     )
 
 
+# Nested attribute paths (canonical, dotted) whose leaf values resource_value holds: what people filter resources on
+# by equality. The trigger that fills resource_value is generated from this list by a migration (0016): changing it
+# takes a new migration that recreates resource_value_leaves() from the new list and refills the table.
+RESOURCE_VALUE_PATHS = (
+    "resourceCharacteristic.name",
+    "resourceCharacteristic.value",
+    "relatedParty.partyOrPartyRole.id",
+)
+
+
+class ResourceValueRow(Base):
+    """The scalar values (strings, numbers, booleans) found at each of RESOURCE_VALUE_PATHS in a resource's document,
+    one row per distinct value, so `resourceCharacteristic.value=2042` is a short walk of the (path, value, seq) key
+    in seq order rather than a GIN bitmap scan that rechecks and sorts every match.
+
+    PostgreSQL only fills and reads it: an AFTER INSERT / UPDATE trigger on resource keeps it exact for every writer
+    (API, orchestrator, COPY loaders), deletes cascade. The walk is the one a lax jsonpath equality filter makes
+    (`$."resourceCharacteristic"."value" ? (@ == x)`: arrays unwrapped at every member step, then two more array
+    levels), and `value` is jsonb, whose equality is the jsonpath `==` (numbers numerically, strings exactly, never
+    across types). Values too large for a B-tree entry are left out; a filter on one keeps the jsonpath test.
+    The table exists on SQLite too, empty, so both databases have the same tables."""
+
+    __tablename__ = "resource_value"
+
+    path: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[object] = mapped_column(JsonDocument, primary_key=True)
+    # Its own index as well: deleting a resource finds its rows by seq.
+    seq: Mapped[int] = mapped_column(ForeignKey("resource.seq", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class ResourceLinkRow(Base):
     """A resourceRelationship entry as a real edge, so topology can be walked in SQL."""
 

@@ -1,7 +1,7 @@
 """The TMF639 resource collection: what is specific to resources, on top of the shared machinery."""
 from __future__ import annotations
 
-from tmf_oss.inventory.model import ResourceRow
+from tmf_oss.inventory.model import RESOURCE_VALUE_PATHS, ResourceRow, ResourceValueRow
 from tmf_oss.inventory.topology import sync_links
 from tmf_oss.tmf.collection import EntitySpec, now_text
 from tmf_oss.tmf.polymorphism import TypeFamily
@@ -44,4 +44,6 @@ RESOURCE = EntitySpec(
     on_create=_stamp_creation,
     on_write=sync_links,
     rendered_columns={"v4": "body_v4", "v5": "body_v5"},
+    value_index_paths=RESOURCE_VALUE_PATHS,
+    value_table=ResourceValueRow,
 )

@@ -89,6 +89,11 @@ class EntitySpec:
     # Event kind (CreateEvent, AttributeValueChangeEvent, StateChangeEvent, DeleteEvent) -> the event's name,
     # where the API does not call it event_prefix + kind (TMF633 v4: ServiceSpecificationChangeEvent).
     event_names: dict[str, str] = field(default_factory=dict)
+    # Nested attribute paths (canonical, "resourceCharacteristic.value") whose scalar values the database keeps in
+    # value_table (path, value, seq; see inventory/model.py ResourceValueRow): PostgreSQL equality filters on them
+    # read that table instead of testing every document the GIN index proposes.
+    value_index_paths: tuple[str, ...] = ()
+    value_table: type | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ class Collection:
         columns["id"] = model.id
         columns["@type"] = model.type
         columns.update({path: getattr(model, column) for path, column in spec.column_paths.items()})
-        self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns)
+        self.target = FilterTarget(canonical_catalog, model.doc, db.dialect, columns, model.seq, spec.value_table,
+                                   frozenset(spec.value_index_paths))
         # Built once: constructing statements per request shows up in profiles of the hot read paths.
         self._body_columns = {version: getattr(model, column) for version, column in spec.rendered_columns.items()}
         self._count_statement = select(CollectionCount.total).where(CollectionCount.name == spec.name)

@@ -2,16 +2,19 @@
 
 Top-level attributes with a typed column are compared on that column (indexed); everything else is reached
 inside the JSON document. On PostgreSQL, equality inside the document is a jsonpath `@?` test, which the GIN
-(jsonb_path_ops) index answers; lax jsonpath walks through arrays by itself. On SQLite each array on the path
-becomes an EXISTS over json_each.
+(jsonb_path_ops) index answers; lax jsonpath walks through arrays by itself. Where the entity keeps a side table of
+the values at a path (value index), equality on that path reads the table instead, with the same matches. On SQLite
+each array on the path becomes an EXISTS over json_each.
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from sqlalchemy import and_, false, func, literal, not_, or_, select
-from sqlalchemy.dialects.postgresql import JSONPATH
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.sql.elements import ColumnElement
 
 from tmf_oss.tmf.catalog import AttributeCatalog, AttributeInfo
@@ -29,6 +32,11 @@ class FilterTarget:
     doc: ColumnElement
     dialect: str
     columns: dict[str, ColumnElement] = field(default_factory=dict)
+    # The entity's key, and its value index on PostgreSQL: an ORM class with path, value (jsonb) and seq (the
+    # entity's), holding every scalar found at each of `value_paths` (canonical, dotted), kept by the database.
+    key: ColumnElement | None = None
+    value_table: type | None = None
+    value_paths: frozenset[str] = frozenset()
 
     def info(self, path: tuple[str, ...], purpose: str = "filter") -> AttributeInfo:
         info = self.catalog.lookup(path)
@@ -59,6 +67,9 @@ def _compile(condition: Condition, target: FilterTarget) -> ColumnElement:
     if column is not None:
         return _on_column(column, condition.op, values)
     if target.dialect == "postgresql":
+        indexed = _on_value_index(target, condition, info, values)
+        if indexed is not None:
+            return indexed
         return _on_jsonb(target.doc, condition, info, values)
     return _on_sqlite_json(target.doc, condition, info, values)
 
@@ -85,21 +96,33 @@ def _jsonpath_key(name: str) -> str:
     return "." + _jsonpath_string(name)
 
 
-def _jsonpath_literal(kind: str, value) -> list[str]:
-    if kind in ("integer", "number"):
-        return [repr(value) if isinstance(value, float) else str(value)]
-    if kind == "boolean":
-        return ["true" if value else "false"]
+def _json_operands(kind: str, value) -> list:
+    """The JSON scalars an equality with `value` compares with, for an attribute of this kind. Free-form ('any')
+    attributes take the text as a string, and also as a number and a boolean where it reads as one."""
     if kind == "any":
-        literals = [_jsonpath_string(value)]
+        operands = [value]
         try:
-            literals.append(repr(float(value)))
+            operands.append(float(value))
         except ValueError:
             pass
         if value in ("true", "false"):
-            literals.append(value)
-        return literals
-    return [_jsonpath_string(value)]
+            operands.append(value == "true")
+        return operands
+    return [value]
+
+
+def _jsonpath_literal(kind: str, value) -> list[str]:
+    return [_jsonpath_scalar(operand) for operand in _json_operands(kind, value)]
+
+
+def _jsonpath_scalar(operand) -> str:
+    if isinstance(operand, bool):
+        return "true" if operand else "false"
+    if isinstance(operand, float):
+        return repr(operand)
+    if isinstance(operand, int):
+        return str(operand)
+    return _jsonpath_string(operand)
 
 
 def _on_jsonb(doc, condition: Condition, info: AttributeInfo, values: list) -> ColumnElement:
@@ -114,6 +137,47 @@ def _on_jsonb(doc, condition: Condition, info: AttributeInfo, values: list) -> C
         tests = [f"@ {symbol} {lit}" for v in values for lit in _jsonpath_literal(info.kind, v)]
     expression = doc.op("@?")(literal(f"{base} ? ({' || '.join(tests)})").cast(JSONPATH))
     return not_(expression) if op == "ne" else expression
+
+
+# A string or integer longer than this may be among the values the value index leaves out (the migration keeps
+# jsonb values up to 2,000 bytes): an equality with one keeps the jsonpath test.
+_LONGEST_INDEXED_OPERAND = 1000
+
+
+def _on_value_index(target: FilterTarget, condition: Condition, info: AttributeInfo, values: list):
+    """Equality on a path the value index covers: the keys whose row holds one of the operands at that path. jsonb
+    equality is the jsonpath `==` (numbers numerically, strings exactly, never across types) and the index holds
+    every scalar the jsonpath walk reaches, so the matches are the same. None where the jsonpath test must answer:
+    other operators and paths, and operands the jsonpath test refuses or the index may not hold."""
+    if condition.op != "eq" or target.value_table is None or condition.dotted not in target.value_paths \
+            or info.kind == "date-time":
+        return None
+    documents = []
+    for value in values:
+        for operand in _json_operands(info.kind, value):
+            document = _indexable_json(operand)
+            if document is None:
+                return None
+            documents.append(literal(document).cast(JSONB))
+    table = target.value_table
+    matched = table.value == documents[0] if len(documents) == 1 else table.value.in_(documents)
+    return target.key.in_(select(table.seq).where(table.path == condition.dotted, matched))
+
+
+def _indexable_json(operand) -> str | None:
+    if isinstance(operand, float):
+        return json.dumps(operand) if math.isfinite(operand) else None
+    if isinstance(operand, bool):
+        return "true" if operand else "false"
+    if isinstance(operand, int):
+        return str(operand) if len(str(abs(operand))) <= _LONGEST_INDEXED_OPERAND else None
+    try:
+        size = len(operand.encode())
+    except UnicodeEncodeError:  # a lone surrogate: not text PostgreSQL accepts
+        return None
+    if size > _LONGEST_INDEXED_OPERAND or "\x00" in operand:
+        return None
+    return json.dumps(operand)
 
 
 def _jsonb_instants(doc, base: str, op: str, values: list) -> ColumnElement:
