@@ -83,3 +83,17 @@ def test_each_event_loop_has_its_own_batches():
     for _ in range(2):
         assert asyncio.run(reads.get("a")) == 1
     assert recorder.calls == [["a"], ["a"]]
+
+
+def test_a_key_asked_for_in_the_next_turn_joins_the_batch():
+    recorder = Recorder({"a": 1, "b": 2})
+    reads = CoalescedReads(recorder)
+
+    async def scenario():
+        first = asyncio.ensure_future(reads.get("a"))
+        await asyncio.sleep(0)  # this turn: the first request asks
+        await asyncio.sleep(0)  # the next turn: a request that arrived meanwhile asks
+        return await reads.get("b"), await first
+
+    assert asyncio.run(scenario()) == (2, 1)
+    assert recorder.calls == [["a", "b"]]

@@ -1,9 +1,9 @@
-"""Reads of one kind, asked for by requests handled in the same turn of the event loop, answered by one statement.
+"""Reads of one kind, asked for by requests handled within two turns of the event loop, answered by one statement.
 
 A server worker under load takes several requests off its sockets per turn of its event loop. Each retrieve by id
 (or each check of a kept page's generation) is one short statement whose cost is mostly the round trip: the
 driver's send and receive, the backend waking up, parsing the bind message and answering. Asking for the keys of
-all the requests of a turn in one statement pays that once.
+all the requests of a turn, and of the next, in one statement pays that once.
 
 Nothing is read earlier than it would be alone: the statement starts after every request in it has arrived, so a
 write committed before a request arrived is seen by it (read-your-writes holds across processes as before). A
@@ -19,8 +19,8 @@ Row = TypeVar("Row")
 
 
 class CoalescedReads(Generic[Key, Row]):
-    """`await reads.get(key)` -> the row for `key` (or None), read together with the other keys asked for in the
-    same turn of the running event loop by `read_many(keys) -> {key: row}`."""
+    """`await reads.get(key)` -> the row for `key` (or None), read together with the other keys asked for in this
+    turn of the running event loop and the next, by `read_many(keys) -> {key: row}`."""
 
     def __init__(self, read_many: Callable[[list[Key]], dict[Key, Row]]):
         self._read_many = read_many

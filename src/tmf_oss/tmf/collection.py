@@ -184,7 +184,7 @@ class Collection:
         self._pages = page_cache if page_cache is not None else PageCache(0)
         generation = select(CollectionCount.generation).where(CollectionCount.name == spec.name)
         self._fast_generation = FastRead(db, generation)
-        # The handlers' reads: concurrent requests of one event loop turn share a statement (db/coalesced_read.py).
+        # The handlers' reads: concurrent requests share a statement (db/coalesced_read.py).
         self._generation_reads = CoalescedReads(self._generation_now)
         self._generation_column = generation.scalar_subquery().label("generation")
         self._fast_retrieve = {
@@ -277,7 +277,7 @@ class Collection:
         """For a request handler on an event loop: the page kept for a request of this identity (its version,
         public base URL and raw query string: everything a page depends on besides the stored rows), if the
         collection has not been written since it was read; the check shares its statement with the other
-        requests of the same turn. None: read it with `read_page`."""
+        requests in flight (db/coalesced_read.py). None: read it with `read_page`."""
         if not self._pages.enabled:
             return None
         kept = self._pages.get((self.spec.api, self.spec.name) + request_identity)
@@ -449,7 +449,7 @@ class Collection:
     async def retrieve_coalesced(self, version: str, ident: str, *, base_url: str,
                                  selection: Selection | None) -> tuple[bytes, str]:
         """`retrieve` for a request handler on an event loop: the stored representation is read together with
-        the other requests' of the same turn."""
+        those of the other requests in flight (db/coalesced_read.py)."""
         if selection is None and version in self._retrieve_reads:
             found = await self._retrieve_reads[version].get(ident)
             if found is not None and found[0] is not None:
@@ -461,7 +461,7 @@ class Collection:
         many = self._fast_retrieve_many.get(version)
         if many is not None and len(idents) > 1:  # (PostgreSQL answers one key faster by equality than by ANY)
             return {ident: (body, row_version) for ident, body, row_version in many.rows(idents=idents)}
-        one = self._fast_retrieve[version]  # SQLite: a local call per key costs no round trip
+        one = self._fast_retrieve[version]  # one key; or SQLite, where a call per key costs no round trip
         found = {}
         for ident in idents:
             rows = one.rows(ident=ident)
